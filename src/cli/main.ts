@@ -1,0 +1,46 @@
+#!/usr/bin/env bun
+/**
+ * The `cleave` command. With no arguments it runs the embedded default (the monolith config built into the binary).
+ */
+import { VERSION } from "../runtime/version";
+import { serveCommand } from "./serve";
+import { upCommand } from "./up";
+import { CliError, fail } from "./args";
+
+const HELP = `cleave ${VERSION} — ingestion, features, ONNX inference, decisions, registry and monitoring in one binary
+
+Usage:
+  cleave [serve] [--config FILE] [--modules a,b] [--http-port N | --no-http] [--name NAME]
+        run modules of a deployment in this process (default: the embedded monolith config)
+  cleave up --config FILE      start a whole split topology locally (children + nats-server); Ctrl-C stops it
+  cleave --version             print the version
+  cleave help                  this text
+`;
+
+const commands: Record<string, (args: string[]) => Promise<number>> = {
+  serve: serveCommand,
+  up: upCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === "--version" || first === "-v" || first === "version") {
+    console.log(VERSION);
+    return 0;
+  }
+  if (first === "help" || first === "--help" || first === "-h") {
+    console.log(HELP);
+    return 0;
+  }
+  if (first === undefined || first.startsWith("-")) return serveCommand(argv);
+  const command = commands[first];
+  if (!command) throw new CliError(`unknown command "${first}"; commands: ${Object.keys(commands).join(", ")}, help`);
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exit(code);
+  },
+  (err) => process.exit(fail(err)),
+);

@@ -1,0 +1,236 @@
+/**
+ * The bus: the only way modules meet. `call` is request/reply to an operation of a module, wherever it runs;
+ * `publish`/`subscribe` carry events. Deadlines, payload validation, trace context and typed errors are applied
+ * here, once, on top of whichever transport the config chose — which is why both placements behave the same.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Static, TSchema } from "@sinclair/typebox";
+import type {
+  CallContext,
+  EventPayload,
+  Identity,
+  ModuleContract,
+  ModuleInstance,
+  OpInput,
+  OpOutput,
+} from "../contract";
+import { CleaveError, deadlineExceeded, toCleaveError, unavailable } from "../errors";
+import type { Logger } from "../log";
+import { contextFromTraceparent, currentTraceparent, inSpan, SpanKind } from "../tracing";
+import { assertSchema } from "../validation";
+import type { Envelope, EventEnvelope, Reply, SubscribeOptions, Transport } from "./transport";
+
+export interface CallOptions {
+  /** Budget for this call in ms. Capped by the deadline of the call being served, if any. */
+  timeoutMs?: number;
+  identity?: Identity;
+}
+
+export interface PublishOptions {
+  /** Idempotency key for transports that deduplicate (JetStream `Nats-Msg-Id`). */
+  id?: string;
+}
+
+export interface EventMeta {
+  id?: string;
+  traceId: string;
+}
+
+export interface BusOptions {
+  deployment: string;
+  defaultTimeoutMs: number;
+  log: Logger;
+  /** Modules whose contracts this process knows, for event validation and health operations. */
+  contracts: Record<string, ModuleContract>;
+}
+
+/** The runtime adds this operation to every module: `/readyz` calls it across processes. */
+export const HEALTH_OPERATION = "_health";
+
+const ambient = new AsyncLocalStorage<CallContext>();
+
+export class Bus {
+  readonly transport: Transport;
+  private readonly opts: BusOptions;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly unserves: (() => Promise<void>)[] = [];
+  private readonly unsubscribes: (() => Promise<void>)[] = [];
+  private draining = false;
+
+  constructor(transport: Transport, opts: BusOptions) {
+    this.transport = transport;
+    this.opts = opts;
+  }
+
+  get deployment(): string {
+    return this.opts.deployment;
+  }
+
+  /** Calls `module.operation` wherever it is served. Typed when given the callee's contract. */
+  call<C extends ModuleContract, K extends keyof C["operations"] & string>(
+    contract: C,
+    operation: K,
+    input: OpInput<C, K>,
+    opts?: CallOptions,
+  ): Promise<OpOutput<C, K>>;
+  call(module: string, operation: string, input: unknown, opts?: CallOptions): Promise<unknown>;
+  async call(target: ModuleContract | string, operation: string, input: unknown, opts: CallOptions = {}) {
+    const module = typeof target === "string" ? target : target.name;
+    const outer = ambient.getStore();
+    const now = Date.now();
+    let deadline = now + (opts.timeoutMs ?? this.opts.defaultTimeoutMs);
+    if (outer && outer.deadline < deadline) deadline = outer.deadline;
+    const timeoutMs = deadline - now;
+    if (timeoutMs <= 0) throw deadlineExceeded(`no time left to call ${module}.${operation}`);
+    const identity = opts.identity ?? outer?.identity;
+
+    return inSpan(`call ${module}.${operation}`, SpanKind.CLIENT, contextFromTraceparent(undefined), async () => {
+      const envelope: Envelope = { payload: input, timeoutMs, traceparent: currentTraceparent(), identity };
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(deadlineExceeded(`${module}.${operation} did not answer within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      let reply: Reply;
+      try {
+        reply = await Promise.race([this.transport.request(module, operation, envelope), expired]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (!reply.ok) throw CleaveError.fromShape(reply.error);
+      return reply.result;
+    });
+  }
+
+  /** Serves a module's operations (plus the health operation) from this process. */
+  async serve(contract: ModuleContract, instance: ModuleInstance): Promise<void> {
+    const handlers = instance.handlers as Record<string, (input: unknown, ctx: CallContext) => unknown>;
+    const name = contract.name;
+    const health = async () => (instance.health ? await instance.health() : { status: "ok" as const });
+    const stop = await this.transport.serve(name, (operation, envelope) => {
+      if (this.draining) {
+        return Promise.resolve(failure(unavailable(`${name} is shutting down`)));
+      }
+      // hasOwn: an operation named "constructor" or "__proto__" must not reach Object's own members.
+      const known = Object.hasOwn(contract.operations, operation);
+      const run =
+        operation === HEALTH_OPERATION
+          ? this.handle(name, operation, envelope, undefined, health)
+          : this.handle(name, operation, envelope, known ? contract.operations[operation] : undefined,
+              known ? handlers[operation] : undefined);
+      this.inFlight.add(run);
+      return run.finally(() => this.inFlight.delete(run));
+    });
+    this.unserves.push(stop);
+  }
+
+  private async handle(
+    module: string,
+    operation: string,
+    envelope: Envelope,
+    def: { input: TSchema; output: TSchema } | undefined,
+    handler: ((input: unknown, ctx: CallContext) => unknown) | undefined,
+  ): Promise<Reply> {
+    const qualified = `${module}.${operation}`;
+    const parent = contextFromTraceparent(envelope.traceparent);
+    return inSpan(`serve ${qualified}`, SpanKind.SERVER, parent, async (span) => {
+      const deadline = Date.now() + envelope.timeoutMs;
+      const abort = new AbortController();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        if (!handler) throw new CleaveError("NOT_FOUND", `${module} has no operation "${operation}"`);
+        if (envelope.timeoutMs <= 0) throw deadlineExceeded(`${qualified} arrived after its deadline`);
+        if (def) assertSchema(def.input, envelope.payload, `invalid input for ${qualified}`);
+        const ctx: CallContext = {
+          deadline,
+          signal: abort.signal,
+          traceId: span.spanContext().traceId,
+          identity: envelope.identity,
+        };
+        const expired = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            abort.abort(deadlineExceeded(`${qualified} exceeded its deadline`));
+            reject(abort.signal.reason);
+          }, envelope.timeoutMs);
+        });
+        const result = await Promise.race([ambient.run(ctx, handler, envelope.payload, ctx), expired]);
+        if (def) this.checkOutput(def.output, result, qualified);
+        return { ok: true, result } as Reply;
+      } catch (err) {
+        const error = toCleaveError(err);
+        if (error.code === "INTERNAL") this.opts.log.error({ err, operation: qualified }, "operation failed");
+        return failure(error);
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  }
+
+  private checkOutput(schema: TSchema, result: unknown, qualified: string) {
+    try {
+      assertSchema(schema, result, `output of ${qualified} breaks its contract`);
+    } catch (err) {
+      // A handler that breaks its own contract is our bug, not the caller's: log the detail, answer INTERNAL.
+      this.opts.log.error({ err, operation: qualified }, "operation output failed validation");
+      throw new CleaveError("INTERNAL", `${qualified} produced an invalid result`);
+    }
+  }
+
+  /** Publishes one of a module's declared events, validated against its schema. */
+  async publish<C extends ModuleContract, K extends keyof C["events"] & string>(
+    contract: C,
+    event: K,
+    payload: EventPayload<C, K>,
+    opts: PublishOptions = {},
+  ): Promise<void> {
+    const schema = contract.events[event];
+    if (!schema) throw new CleaveError("INTERNAL", `${contract.name} does not declare event "${event}"`);
+    const qualified = `${contract.name}.${event}`;
+    assertSchema(schema, payload, `event ${qualified}`);
+    await this.transport.publish(qualified, { payload, id: opts.id, traceparent: currentTraceparent() });
+  }
+
+  /** Subscribes to another module's event; the handler runs in the publisher's trace. */
+  async subscribe<C extends ModuleContract, K extends keyof C["events"] & string>(
+    contract: C,
+    event: K,
+    handler: (payload: Static<C["events"][K]>, meta: EventMeta) => Promise<void> | void,
+    opts: Partial<SubscribeOptions> & { group: string },
+  ): Promise<void> {
+    const qualified = `${contract.name}.${event}`;
+    const schema = contract.events[event];
+    if (!schema) throw new CleaveError("INTERNAL", `${contract.name} does not declare event "${event}"`);
+    const stop = await this.transport.subscribe(
+      qualified,
+      (env: EventEnvelope) =>
+        inSpan(`on ${qualified}`, SpanKind.CONSUMER, contextFromTraceparent(env.traceparent), async (span) => {
+          assertSchema(schema, env.payload, `event ${qualified}`);
+          await handler(env.payload as Static<C["events"][K]>, { id: env.id, traceId: span.spanContext().traceId });
+        }),
+      { durable: false, from: "new", ...opts },
+    );
+    this.unsubscribes.push(stop);
+  }
+
+  /** Stops taking calls, waits for in-flight ones up to `timeoutMs`, then closes the transport. */
+  async drain(timeoutMs: number): Promise<{ abandoned: number }> {
+    this.draining = true;
+    // Stop receiving first, so that over NATS new calls go to the other replicas of the queue group.
+    await Promise.all(this.unsubscribes.splice(0).map((stop) => stop().catch(() => {})));
+    await Promise.all(this.unserves.splice(0).map((stop) => stop().catch(() => {})));
+    const pending = [...this.inFlight];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+    const outcome = await Promise.race([Promise.allSettled(pending).then(() => "done" as const), timedOut]);
+    clearTimeout(timer);
+    return { abandoned: outcome === "timeout" ? this.inFlight.size : 0 };
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+}
+
+const failure = (error: CleaveError): Reply => ({ ok: false, error: error.toJSON() });

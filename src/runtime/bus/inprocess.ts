@@ -1,0 +1,90 @@
+/**
+ * The in-process transport: a call is a function call into the module's dispatcher in this process. With
+ * `serialize` on, every envelope and reply goes through the wire codec both ways (Service Weaver's RPC test mode),
+ * so a payload that would not survive NATS fails here too.
+ */
+import { roundTrip } from "../codec";
+import { CleaveError, unavailable } from "../errors";
+import type { Logger } from "../log";
+import type { Dispatch, Envelope, EventEnvelope, EventHandler, Reply, SubscribeOptions, Transport } from "./transport";
+
+interface Subscriber {
+  handler: EventHandler;
+  group: string;
+}
+
+export class InProcessTransport implements Transport {
+  readonly kind = "inprocess" as const;
+  private readonly servers = new Map<string, Dispatch[]>();
+  private readonly subscribers = new Map<string, Subscriber[]>();
+  private readonly roundRobin = new Map<string, number>();
+
+  constructor(
+    private readonly opts: { serialize: boolean; log: Logger },
+  ) {}
+
+  async request(module: string, operation: string, envelope: Envelope): Promise<Reply> {
+    const dispatch = this.pick(this.servers.get(module), module);
+    if (!dispatch) throw unavailable(`module "${module}" is not served by any process`, { module });
+    if (!this.opts.serialize) return dispatch(operation, envelope);
+    let sent: Envelope;
+    try {
+      sent = roundTrip(envelope);
+    } catch (err) {
+      throw err instanceof CleaveError ? err : new CleaveError("INVALID_ARGUMENT", String(err));
+    }
+    return roundTrip(await dispatch(operation, sent));
+  }
+
+  async serve(module: string, dispatch: Dispatch): Promise<() => Promise<void>> {
+    const list = this.servers.get(module) ?? [];
+    list.push(dispatch);
+    this.servers.set(module, list);
+    return async () => {
+      const remaining = (this.servers.get(module) ?? []).filter((d) => d !== dispatch);
+      if (remaining.length) this.servers.set(module, remaining);
+      else this.servers.delete(module);
+    };
+  }
+
+  async publish(event: string, envelope: EventEnvelope): Promise<void> {
+    const subs = this.subscribers.get(event);
+    if (!subs?.length) return;
+    const sent = this.opts.serialize ? roundTrip(envelope) : envelope;
+    // One subscriber per group, as a NATS queue group would deliver.
+    const byGroup = new Map<string, Subscriber[]>();
+    for (const s of subs) byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
+    for (const [group, members] of byGroup) {
+      const target = this.pick(members, `${event}#${group}`)!;
+      // Delivered after publish returns, as over the network: a slow subscriber never blocks the publisher.
+      queueMicrotask(() => {
+        target.handler(sent).catch((err) => this.opts.log.error({ err, event, group }, "event handler failed"));
+      });
+    }
+  }
+
+  async subscribe(event: string, handler: EventHandler, opts: SubscribeOptions): Promise<() => Promise<void>> {
+    const sub: Subscriber = { handler, group: opts.group };
+    this.subscribers.set(event, [...(this.subscribers.get(event) ?? []), sub]);
+    return async () => {
+      this.subscribers.set(event, (this.subscribers.get(event) ?? []).filter((s) => s !== sub));
+    };
+  }
+
+  connected(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.servers.clear();
+    this.subscribers.clear();
+  }
+
+  private pick<T>(list: T[] | undefined, key: string): T | undefined {
+    if (!list?.length) return undefined;
+    if (list.length === 1) return list[0];
+    const n = (this.roundRobin.get(key) ?? 0) % list.length;
+    this.roundRobin.set(key, n + 1);
+    return list[n];
+  }
+}

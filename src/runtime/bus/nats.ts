@@ -1,0 +1,267 @@
+/**
+ * The NATS transport. Operations are core request/reply on `cleave.<deployment>.<module>.<operation>`, served by a
+ * queue group per module so N replicas share the load. Events go to `cleave.<deployment>.evt.<module>.<event>`,
+ * captured by one JetStream stream per deployment; durable subscribers are JetStream durable consumers and resume
+ * where they left off, the others are core subscriptions. Call metadata travels in headers.
+ */
+import { connect, headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import { decode, encode } from "../codec";
+import { CleaveError, deadlineExceeded, unavailable } from "../errors";
+import type { Logger } from "../log";
+import type { Dispatch, Envelope, EventEnvelope, EventHandler, Reply, SubscribeOptions, Transport } from "./transport";
+
+export interface NatsOptions {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+  name: string;
+  /** At start: give up (exit) or keep retrying while the server is unreachable. */
+  onUnreachable: "exit" | "retry";
+  connectTimeoutMs: number;
+  /** JetStream stream limits for the deployment's events. */
+  events: { maxAgeSeconds: number; maxBytes: number };
+}
+
+const H_TIMEOUT = "Cleave-Timeout-Ms";
+const H_TRACE = "traceparent";
+const H_IDENTITY = "Cleave-Identity";
+const H_EVENT_ID = "Cleave-Event-Id";
+
+export class NatsTransport implements Transport {
+  readonly kind = "nats" as const;
+  private readonly js: JetStreamClient;
+  private streamReady?: Promise<void>;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly deployment: string,
+    private readonly opts: NatsOptions,
+    private readonly log: Logger,
+  ) {
+    this.js = jetstream(nc);
+    void this.watchStatus();
+  }
+
+  static async connect(deployment: string, opts: NatsOptions, log: Logger): Promise<NatsTransport> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const nc = await connect({
+          servers: opts.servers,
+          user: opts.user,
+          pass: opts.pass,
+          token: opts.token,
+          name: opts.name,
+          timeout: opts.connectTimeoutMs,
+          // Once connected, reconnect forever: a restarted nats-server must not need restarted clients.
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          pingInterval: 5_000,
+        });
+        log.info({ servers: opts.servers, server: nc.getServer() }, "connected to NATS");
+        return new NatsTransport(nc, deployment, opts, log);
+      } catch (err) {
+        const reason = (err as Error).message;
+        if (opts.onUnreachable === "exit") {
+          throw new CleaveError(
+            "UNAVAILABLE",
+            `cannot reach NATS at ${opts.servers.join(", ")} (bus.nats.servers): ${reason}. ` +
+              `Start nats-server, fix the address, or set bus.nats.onUnreachable: retry to wait for it.`,
+          );
+        }
+        const delay = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5));
+        log.warn({ servers: opts.servers, attempt, retryInMs: delay, reason }, "NATS unreachable; retrying");
+        await Bun.sleep(delay);
+      }
+    }
+  }
+
+  private subject(module: string, operation: string) {
+    return `cleave.${this.deployment}.${module}.${operation}`;
+  }
+
+  private eventSubject(event: string) {
+    return `cleave.${this.deployment}.evt.${event}`;
+  }
+
+  private get streamName() {
+    return `CLEAVE_${this.deployment.replace(/[^A-Za-z0-9_-]/g, "_")}_EVENTS`;
+  }
+
+  async request(module: string, operation: string, envelope: Envelope): Promise<Reply> {
+    const h = headers();
+    h.set(H_TIMEOUT, String(envelope.timeoutMs));
+    if (envelope.traceparent) h.set(H_TRACE, envelope.traceparent);
+    if (envelope.identity) h.set(H_IDENTITY, JSON.stringify(envelope.identity));
+    let msg: Msg;
+    try {
+      msg = await this.nc.request(this.subject(module, operation), encode(envelope.payload), {
+        timeout: envelope.timeoutMs,
+        headers: h,
+      });
+    } catch (err) {
+      throw this.requestError(err, module, operation, envelope.timeoutMs);
+    }
+    return decode(msg.data) as Reply;
+  }
+
+  private requestError(err: unknown, module: string, operation: string, timeoutMs: number): CleaveError {
+    if (err instanceof CleaveError) return err;
+    const e = err as Error & { isNoResponders?: () => boolean; cause?: unknown };
+    const name = e?.name ?? "";
+    if (e.isNoResponders?.() || name === "NoRespondersError" || (e.cause as Error)?.name === "NoRespondersError") {
+      return unavailable(`module "${module}" is not served by any process`, { module });
+    }
+    if (name === "TimeoutError" || (e.cause as Error)?.name === "TimeoutError") {
+      return deadlineExceeded(`${module}.${operation} did not answer within ${timeoutMs} ms`);
+    }
+    return unavailable(`bus cannot reach ${module}: ${e.message}`, { module });
+  }
+
+  async serve(module: string, dispatch: Dispatch): Promise<() => Promise<void>> {
+    const prefix = `cleave.${this.deployment}.${module}.`;
+    const sub = this.nc.subscribe(`${prefix}*`, {
+      queue: `cleave.${this.deployment}.${module}`,
+      callback: (err, msg) => {
+        if (err) return this.log.error({ err, module }, "NATS subscription error");
+        void this.answer(msg, msg.subject.slice(prefix.length), dispatch);
+      },
+    });
+    await this.nc.flush();
+    return async () => {
+      await sub.drain();
+    };
+  }
+
+  private async answer(msg: Msg, operation: string, dispatch: Dispatch) {
+    let reply: Reply;
+    try {
+      const envelope = readEnvelope(msg);
+      reply = await dispatch(operation, envelope);
+    } catch (err) {
+      const e = err instanceof CleaveError ? err : new CleaveError("INVALID_ARGUMENT", "unreadable bus message");
+      reply = { ok: false, error: e.toJSON() };
+    }
+    try {
+      msg.respond(encode(reply));
+    } catch (err) {
+      this.log.warn({ err, subject: msg.subject }, "could not send reply (caller gone or connection closed)");
+    }
+  }
+
+  private ensureStream(): Promise<void> {
+    this.streamReady ??= (async () => {
+      const jsm = await jetstreamManager(this.nc);
+      const config = {
+        name: this.streamName,
+        subjects: [`cleave.${this.deployment}.evt.>`],
+        max_age: this.opts.events.maxAgeSeconds * 1_000_000_000,
+        max_bytes: this.opts.events.maxBytes,
+        duplicate_window: 120 * 1_000_000_000,
+      };
+      try {
+        await jsm.streams.info(this.streamName);
+        await jsm.streams.update(this.streamName, config);
+      } catch {
+        await jsm.streams.add(config);
+      }
+    })().catch((err) => {
+      this.streamReady = undefined;
+      throw unavailable(`JetStream is not available on this NATS server: ${(err as Error).message}`);
+    });
+    return this.streamReady;
+  }
+
+  async publish(event: string, envelope: EventEnvelope): Promise<void> {
+    await this.ensureStream();
+    const h = headers();
+    if (envelope.traceparent) h.set(H_TRACE, envelope.traceparent);
+    if (envelope.id) h.set(H_EVENT_ID, envelope.id);
+    // Acknowledged by JetStream before we return: the event is stored, and a repeated id is dropped.
+    await this.js.publish(this.eventSubject(event), encode(envelope.payload), { msgID: envelope.id, headers: h });
+  }
+
+  async subscribe(event: string, handler: EventHandler, opts: SubscribeOptions): Promise<() => Promise<void>> {
+    const subject = this.eventSubject(event);
+    if (!opts.durable) {
+      const sub = this.nc.subscribe(subject, {
+        queue: `${this.deployment}.${opts.group}`,
+        callback: (err, msg) => {
+          if (err) return;
+          handler(readEvent(msg.data, msg.headers)).catch((e) =>
+            this.log.error({ err: e, event }, "event handler failed"),
+          );
+        },
+      });
+      return async () => void (await sub.drain());
+    }
+    await this.ensureStream();
+    const jsm = await jetstreamManager(this.nc);
+    const durable = `${opts.group}__${event}`.replace(/[^A-Za-z0-9_-]/g, "_");
+    try {
+      await jsm.consumers.info(this.streamName, durable);
+    } catch {
+      await jsm.consumers.add(this.streamName, {
+        durable_name: durable,
+        filter_subject: subject,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: opts.from === "all" ? DeliverPolicy.All : DeliverPolicy.New,
+        ack_wait: 30 * 1_000_000_000,
+      });
+    }
+    const consumer = await this.js.consumers.get(this.streamName, durable);
+    const messages = await consumer.consume();
+    void (async () => {
+      for await (const m of messages) {
+        try {
+          await handler(readEvent(m.data, m.headers));
+          m.ack();
+        } catch (err) {
+          this.log.error({ err, event, redelivery: m.info.deliveryCount }, "durable event handler failed; redelivering");
+          m.nak(Math.min(30_000, 500 * m.info.deliveryCount));
+        }
+      }
+    })();
+    return async () => void (await messages.close());
+  }
+
+  connected(): boolean {
+    return !this.nc.isClosed() && !this.reconnecting;
+  }
+
+  private reconnecting = false;
+
+  private async watchStatus() {
+    for await (const s of this.nc.status()) {
+      if (s.type === "disconnect") {
+        this.reconnecting = true;
+        this.log.warn({ server: s.server }, "NATS disconnected; reconnecting");
+      } else if (s.type === "reconnect") {
+        this.reconnecting = false;
+        this.log.info({ server: s.server }, "NATS reconnected");
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+function readEnvelope(msg: Msg): Envelope {
+  const h = msg.headers;
+  const timeoutMs = Number(h?.get(H_TIMEOUT) || 0);
+  const identity = h?.get(H_IDENTITY);
+  return {
+    payload: decode(msg.data),
+    timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : 0,
+    traceparent: h?.get(H_TRACE) || undefined,
+    identity: identity ? JSON.parse(identity) : undefined,
+  };
+}
+
+function readEvent(data: Uint8Array, h: MsgHdrs | undefined): EventEnvelope {
+  return { payload: decode(data), id: h?.get(H_EVENT_ID) || undefined, traceparent: h?.get(H_TRACE) || undefined };
+}

@@ -1,0 +1,69 @@
+/**
+ * Typed errors that cross every boundary intact: a handler throws one, the caller (in this process or another)
+ * receives the same code, message and details, and the gateway maps the code to an HTTP status.
+ */
+
+export const ERROR_CODES = {
+  INVALID_ARGUMENT: 400,
+  UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RESOURCE_EXHAUSTED: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+  DEADLINE_EXCEEDED: 504,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorShape {
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+export class CleaveError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = "CleaveError";
+    this.code = code;
+    this.details = details;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code];
+  }
+
+  toJSON(): ErrorShape {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+
+  static fromShape(shape: ErrorShape): CleaveError {
+    const code = shape.code in ERROR_CODES ? shape.code : "INTERNAL";
+    return new CleaveError(code, shape.message, shape.details);
+  }
+}
+
+export const invalidArgument = (message: string, details?: unknown) =>
+  new CleaveError("INVALID_ARGUMENT", message, details);
+export const notFound = (message: string, details?: unknown) => new CleaveError("NOT_FOUND", message, details);
+export const unavailable = (message: string, details?: unknown) => new CleaveError("UNAVAILABLE", message, details);
+export const deadlineExceeded = (message: string, details?: unknown) =>
+  new CleaveError("DEADLINE_EXCEEDED", message, details);
+
+/**
+ * Anything thrown that is not a CleaveError is an internal fault: its message may carry internals (paths, SQL),
+ * so only a generic message crosses the boundary; the original is for the log.
+ */
+export function toCleaveError(err: unknown): CleaveError {
+  if (err instanceof CleaveError) return err;
+  return new CleaveError("INTERNAL", "internal error");
+}

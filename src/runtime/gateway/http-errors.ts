@@ -1,0 +1,30 @@
+/** One error shape for every HTTP answer that is not a success: `{error, code, details?}` (OIP's `error` key). */
+import { CleaveError, type ErrorCode, ERROR_CODES } from "../errors";
+
+export function jsonError(status: number, message: string, code: ErrorCode, details?: unknown, headers: Record<string, string> = {}): Response {
+  const body = details === undefined ? { error: message, code } : { error: message, code, details };
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+export function errorResponse(err: CleaveError): Response {
+  const headers: Record<string, string> = {};
+  const retryAfter = (err.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+  if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
+  return jsonError(ERROR_CODES[err.code], err.message, err.code, err.details, headers);
+}
+
+/** Reads a request body as the route declares it; malformed JSON is a 400 that says where it broke. */
+export async function readBody(request: Request, kind: "json" | "raw" | "none"): Promise<unknown> {
+  if (kind === "none") return undefined;
+  if (kind === "raw") return new Uint8Array(await request.arrayBuffer());
+  const text = await request.text();
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CleaveError("INVALID_ARGUMENT", `request body is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The process host: given a validated config, it connects the bus, starts the modules placed in this process,
+ * serves them on the bus, opens the gateway, and on shutdown does it all in reverse with a drain.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Bus } from "./bus/bus";
+import { InProcessTransport } from "./bus/inprocess";
+import { NatsTransport } from "./bus/nats";
+import type { Transport } from "./bus/transport";
+import { type LoadedConfig, resolveConfigPath } from "./config/load";
+import type { ModuleCatalog, ModuleInstance } from "./contract";
+import { createGateway } from "./gateway/gateway";
+import { createLogger, type Logger } from "./log";
+import { installTracing } from "./tracing";
+import { VERSION } from "./version";
+
+export interface HostOptions {
+  /** Overrides `process.modules` (the CLI's `--modules`). */
+  modules?: string[];
+  /** Overrides `http.port`; null turns the gateway off. */
+  httpPort?: number | null;
+  log?: Logger;
+}
+
+export interface RunningProcess {
+  config: LoadedConfig;
+  bus: Bus;
+  log: Logger;
+  /** The gateway's base URL, when this process serves one. */
+  url?: string;
+  modules: string[];
+  stop(): Promise<void>;
+}
+
+export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog, opts: HostOptions = {}): Promise<RunningProcess> {
+  installTracing();
+  const deploymentModules = Object.keys(config.modules);
+  const local = opts.modules ?? (config.process.modules === "all" ? deploymentModules : config.process.modules);
+  const name = config.process.name ?? (local.length ? local.join("+") : "gateway");
+  const log = opts.log ?? createLogger({ level: config.log.level, name });
+
+  const transport: Transport =
+    config.bus.transport === "nats"
+      ? await NatsTransport.connect(config.deployment, { ...config.bus.nats, name: `${config.deployment}:${name}` }, log)
+      : new InProcessTransport({ serialize: config.bus.serialize, log });
+  const contracts = Object.fromEntries(deploymentModules.map((m) => [m, catalog[m].contract]));
+  const bus = new Bus(transport, { deployment: config.deployment, defaultTimeoutMs: config.bus.defaultTimeoutMs, log, contracts });
+
+  const instances: [string, ModuleInstance][] = [];
+  const stopModules = async () => {
+    for (const [m, instance] of instances.reverse()) {
+      try {
+        await instance.stop?.();
+      } catch (err) {
+        log.error({ err, module: m }, "module failed to stop cleanly");
+      }
+    }
+  };
+  try {
+    for (const m of local) {
+      const definition = await catalog[m].load();
+      const dataDir = join(resolveConfigPath(config, config.dataDir), m);
+      mkdirSync(dataDir, { recursive: true });
+      const instance = await definition.create({
+        contract: definition.contract,
+        config: config.modules[m] as never,
+        deployment: config.deployment,
+        dataDir,
+        bus,
+        log: log.child({ module: m }),
+      });
+      instances.push([m, instance]);
+      await bus.serve(definition.contract, instance);
+    }
+  } catch (err) {
+    await stopModules();
+    await bus.close();
+    throw err;
+  }
+
+  let server: { stop: (closeActive?: boolean) => Promise<void> | void; port: number; hostname: string } | undefined;
+  const httpPort = opts.httpPort === undefined ? config.http.port : opts.httpPort;
+  if (config.http.enabled && httpPort !== null) {
+    const app = createGateway({
+      bus,
+      contracts: Object.values(contracts),
+      log,
+      maxBodyBytes: config.http.maxBodyBytes,
+      readyTimeoutMs: config.http.readyTimeoutMs,
+      version: VERSION,
+    });
+    app.listen({ hostname: config.http.host, port: httpPort });
+    server = app.server as unknown as typeof server;
+  }
+  const url = server ? `http://${server.hostname}:${server.port}` : undefined;
+  log.info({ modules: local, transport: transport.kind, url, deployment: config.deployment }, "cleave process started");
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, "shutting down: draining in-flight calls");
+      // Stop taking new HTTP requests first; requests already accepted finish through the drain below.
+      await server?.stop(false);
+      const { abandoned } = await bus.drain(config.shutdown.drainTimeoutMs);
+      if (abandoned) log.warn({ abandoned }, "drain timeout passed with calls still in flight");
+      await stopModules();
+      await bus.close();
+      log.info("stopped");
+      log.flush();
+    })());
+  return { config, bus, log, url, modules: local, stop };
+}

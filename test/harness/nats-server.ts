@@ -1,0 +1,58 @@
+/**
+ * Starts a real nats-server (Debian's package) on a free port for a test file, with JetStream in a temp dir.
+ * It can be killed and restarted on the same port to test reconnection.
+ */
+import { type Subprocess, spawn } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { findNatsServer, waitForPort } from "../../src/runtime/supervisor";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class NatsServer {
+  proc?: Subprocess;
+  readonly storeDir = mkdtempSync(join(tmpdir(), "cleave-nats-"));
+
+  private constructor(readonly port: number) {}
+
+  get url() {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<NatsServer> {
+    const server = new NatsServer(await freePort());
+    await server.restart();
+    return server;
+  }
+
+  async restart(): Promise<void> {
+    const bin = findNatsServer();
+    if (!bin) throw new Error("nats-server is not installed: run `bash scripts/test.sh` (it installs it) or apt-get install nats-server");
+    this.proc = spawn([bin, "-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir], {
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    await waitForPort(this.port, 10_000);
+  }
+
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    this.proc?.kill(signal);
+    await this.proc?.exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill("SIGTERM");
+    rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}
