@@ -108,7 +108,8 @@ export function decode(bytes: Uint8Array): unknown {
 
   // Segments are copied into a fresh, aligned buffer when the source is not 8-byte aligned (NATS hands us
   // subarrays of its read buffer), so typed-array views are always valid.
-  const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  // (new Uint8Array(bytes) copies; Buffer.prototype.slice would not.)
+  const aligned = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
   const segments: { offset: number; length: number }[] = [];
   let offset = 8 + pad8(jsonLength);
   while (offset < aligned.byteLength) {

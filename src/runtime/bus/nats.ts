@@ -140,6 +140,7 @@ export class NatsTransport implements Transport {
       const envelope = readEnvelope(msg);
       reply = await dispatch(operation, envelope);
     } catch (err) {
+      this.log.warn({ err, subject: msg.subject }, "unreadable bus message");
       const e = err instanceof CleaveError ? err : new CleaveError("INVALID_ARGUMENT", "unreadable bus message");
       reply = { ok: false, error: e.toJSON() };
     }
