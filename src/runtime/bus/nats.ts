@@ -9,6 +9,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamCl
 import { decode, encode } from "../codec";
 import { CleaveError, deadlineExceeded, unavailable } from "../errors";
 import type { Logger } from "../log";
+import { Spill } from "./nats-spill";
 import type { Dispatch, Envelope, EventEnvelope, EventHandler, Reply, SubscribeOptions, Transport } from "./transport";
 
 export interface NatsOptions {
@@ -32,6 +33,7 @@ const H_EVENT_ID = "Cleave-Event-Id";
 export class NatsTransport implements Transport {
   readonly kind = "nats" as const;
   private readonly js: JetStreamClient;
+  private readonly spill: Spill;
   private streamReady?: Promise<void>;
 
   private constructor(
@@ -41,6 +43,7 @@ export class NatsTransport implements Transport {
     private readonly log: Logger,
   ) {
     this.js = jetstream(nc);
+    this.spill = new Spill(nc, `cleave_${deployment}_spill`);
     void this.watchStatus();
   }
 
@@ -94,16 +97,15 @@ export class NatsTransport implements Transport {
     h.set(H_TIMEOUT, String(envelope.timeoutMs));
     if (envelope.traceparent) h.set(H_TRACE, envelope.traceparent);
     if (envelope.identity) h.set(H_IDENTITY, JSON.stringify(envelope.identity));
+    let body = encode(envelope.payload);
+    if (!this.spill.fits(body.byteLength)) body = await this.spill.put(body, h);
     let msg: Msg;
     try {
-      msg = await this.nc.request(this.subject(module, operation), encode(envelope.payload), {
-        timeout: envelope.timeoutMs,
-        headers: h,
-      });
+      msg = await this.nc.request(this.subject(module, operation), body, { timeout: envelope.timeoutMs, headers: h });
     } catch (err) {
       throw this.requestError(err, module, operation, envelope.timeoutMs);
     }
-    return decode(msg.data) as Reply;
+    return decode(await this.spill.take(msg.data, msg.headers)) as Reply;
   }
 
   private requestError(err: unknown, module: string, operation: string, timeoutMs: number): CleaveError {
@@ -137,7 +139,7 @@ export class NatsTransport implements Transport {
   private async answer(msg: Msg, operation: string, dispatch: Dispatch) {
     let reply: Reply;
     try {
-      const envelope = readEnvelope(msg);
+      const envelope = readEnvelope(msg, await this.spill.take(msg.data, msg.headers));
       reply = await dispatch(operation, envelope);
     } catch (err) {
       this.log.warn({ err, subject: msg.subject }, "unreadable bus message");
@@ -145,7 +147,10 @@ export class NatsTransport implements Transport {
       reply = { ok: false, error: e.toJSON() };
     }
     try {
-      msg.respond(encode(reply));
+      const h = headers();
+      let body = encode(reply);
+      if (!this.spill.fits(body.byteLength)) body = await this.spill.put(body, h);
+      msg.respond(body, { headers: h });
     } catch (err) {
       this.log.warn({ err, subject: msg.subject }, "could not send reply (caller gone or connection closed)");
     }
@@ -179,8 +184,13 @@ export class NatsTransport implements Transport {
     const h = headers();
     if (envelope.traceparent) h.set(H_TRACE, envelope.traceparent);
     if (envelope.id) h.set(H_EVENT_ID, envelope.id);
+    const body = encode(envelope.payload);
+    if (!this.spill.fits(body.byteLength)) {
+      // Several durable groups may read an event at any later time, so it cannot go through the transient spill.
+      throw new CleaveError("PAYLOAD_TOO_LARGE", `event ${event} is ${body.byteLength} bytes, over NATS max_payload`);
+    }
     // Acknowledged by JetStream before we return: the event is stored, and a repeated id is dropped.
-    await this.js.publish(this.eventSubject(event), encode(envelope.payload), { msgID: envelope.id, headers: h });
+    await this.js.publish(this.eventSubject(event), body, { msgID: envelope.id, headers: h });
   }
 
   async subscribe(event: string, handler: EventHandler, opts: SubscribeOptions): Promise<() => Promise<void>> {
@@ -251,12 +261,12 @@ export class NatsTransport implements Transport {
   }
 }
 
-function readEnvelope(msg: Msg): Envelope {
+function readEnvelope(msg: Msg, data: Uint8Array): Envelope {
   const h = msg.headers;
   const timeoutMs = Number(h?.get(H_TIMEOUT) || 0);
   const identity = h?.get(H_IDENTITY);
   return {
-    payload: decode(msg.data),
+    payload: decode(data),
     timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : 0,
     traceparent: h?.get(H_TRACE) || undefined,
     identity: identity ? JSON.parse(identity) : undefined,

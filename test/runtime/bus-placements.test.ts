@@ -1,0 +1,191 @@
+/**
+ * One suite, three placements: the same cross-module calls in-process, in-process forced through the wire
+ * encoding, and across two processes' buses over a real nats-server. Every expectation is the same for all three.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { CleaveError } from "../../src/runtime/errors";
+import { probeContract } from "../fixtures/plugins/probe";
+import { type Placement, PLACEMENTS, startTestProcess, type TestProcess } from "../harness/deployment";
+import { NatsServer } from "../harness/nats-server";
+
+const PROBE = "test/fixtures/plugins/probe.ts";
+const MODULES = { probe: {}, registry: {} };
+
+async function caught(p: Promise<unknown>): Promise<CleaveError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CleaveError);
+    return err as CleaveError;
+  }
+  throw new Error("expected the call to fail");
+}
+
+describe.each(PLACEMENTS)("bus placement: %s", (placement: Placement) => {
+  let nats: NatsServer | undefined;
+  let server: TestProcess; // serves probe
+  let caller: TestProcess; // serves registry and the gateway; calls probe
+  const procs: TestProcess[] = [];
+
+  beforeAll(async () => {
+    if (placement === "nats") {
+      nats = await NatsServer.start();
+      server = await startTestProcess({ placement, natsUrl: nats.url, modules: MODULES, local: ["probe"], plugins: [PROBE], http: false });
+      caller = await startTestProcess({ placement, natsUrl: nats.url, modules: MODULES, local: ["registry"], plugins: [PROBE] });
+      procs.push(server, caller);
+    } else {
+      caller = server = await startTestProcess({ placement, modules: MODULES, plugins: [PROBE] });
+      procs.push(caller);
+    }
+  });
+
+  afterAll(async () => {
+    for (const p of procs) await p.close();
+    await nats?.stop();
+  });
+
+  test("success: a typed call returns the handler's result", async () => {
+    const out = await caller.bus.call(probeContract, "echo", { text: "héllo", n: 3 });
+    expect(out.text).toBe("héllo");
+    expect(out.n).toBe(3);
+    expect(out.traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  test("typed error: code, message and details arrive intact", async () => {
+    const err = await caught(caller.bus.call(probeContract, "fail", { code: "CONFLICT", message: "already there", details: { id: 7, tags: ["a"] } }));
+    expect(err.code).toBe("CONFLICT");
+    expect(err.message).toBe("already there");
+    expect(err.details).toEqual({ id: 7, tags: ["a"] });
+  });
+
+  test("deadline exceeded: the caller gets DEADLINE_EXCEEDED at its deadline, not later", async () => {
+    const started = performance.now();
+    const err = await caught(caller.bus.call(probeContract, "sleep", { ms: 2000 }, { timeoutMs: 150 }));
+    const elapsed = performance.now() - started;
+    expect(err.code).toBe("DEADLINE_EXCEEDED");
+    expect(elapsed).toBeGreaterThanOrEqual(140);
+    expect(elapsed).toBeLessThan(1000);
+  });
+
+  test("deadline propagation: a nested call inherits the caller's remaining budget", async () => {
+    const out = await caller.bus.call(
+      probeContract,
+      "relay",
+      { module: "probe", operation: "sleep", payload: { ms: 10 }, timeoutMs: 60_000 },
+      { timeoutMs: 400 },
+    );
+    const remaining = (out.downstream as { remainingMs: number }).remainingMs;
+    expect(remaining).toBeLessThan(400);
+    expect(remaining).toBeGreaterThan(0);
+  });
+
+  test("validation failure: INVALID_ARGUMENT naming the field", async () => {
+    const err = await caught(caller.bus.call("probe", "echo", { text: 5 }));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+    expect(err.message).toContain('"text"');
+    expect((err.details as { errors: { path: string }[] }).errors[0].path).toBe("text");
+  });
+
+  test("validation failure: unknown fields are refused, not ignored", async () => {
+    const err = await caught(caller.bus.call("probe", "echo", { text: "x", extra: true }));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+  });
+
+  test("unavailable module: fails fast with UNAVAILABLE, not at the timeout", async () => {
+    const started = performance.now();
+    const err = await caught(caller.bus.call("nobody", "anything", {}, { timeoutMs: 5000 }));
+    expect(err.code).toBe("UNAVAILABLE");
+    expect(err.message).toContain("nobody");
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  test("unknown operation of a served module: NOT_FOUND", async () => {
+    const err = await caught(caller.bus.call("probe", "constructor", {}));
+    expect(err.code).toBe("NOT_FOUND");
+  });
+
+  test("a handler that breaks its own output contract: INTERNAL with a generic message", async () => {
+    const err = await caught(caller.bus.call("probe", "broken", {}));
+    expect(err.code).toBe("INTERNAL");
+    expect(err.message).toBe("probe.broken produced an invalid result");
+  });
+
+  test("binary payloads keep their typed array class and IEEE values", async () => {
+    const values = new Float32Array([1.5, -2, Number.NaN, Number.POSITIVE_INFINITY]);
+    const out = (await caller.bus.call("probe", "tensor", { values })) as { doubled: Float32Array; kind: string };
+    expect(out.kind).toBe("Float32Array");
+    expect(out.doubled).toBeInstanceOf(Float32Array);
+    expect(Array.from(out.doubled)).toEqual([3, -4, Number.NaN, Number.POSITIVE_INFINITY]);
+  });
+
+  test("payloads larger than a NATS message (3 MB) travel both ways", async () => {
+    const values = new Float32Array(750_000).map((_, i) => i);
+    const out = (await caller.bus.call("probe", "tensor", { values }, { timeoutMs: 10_000 })) as { doubled: Float32Array };
+    expect(out.doubled.length).toBe(750_000);
+    expect(out.doubled[749_999]).toBe(1_499_998);
+  });
+
+  test("the caller's identity travels with the call", async () => {
+    const identity = { id: "svc-payments", roles: ["payments"] };
+    const out = await caller.bus.call(probeContract, "echo", { text: "x" }, { identity });
+    expect(out.identity).toEqual(identity);
+  });
+
+  test("trace continuity: one trace id from the HTTP request through every module hop", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const res = await fetch(`${caller.url}/v1/probe/relay`, {
+      method: "POST",
+      headers: { "content-type": "application/json", traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ module: "registry", operation: "ping", payload: {} }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { traceId: string; downstream: { traceId: string; module: string } };
+    expect(body.traceId).toBe(traceId);
+    expect(body.downstream.traceId).toBe(traceId);
+    expect(body.downstream.module).toBe("registry");
+    expect(res.headers.get("traceparent")).toContain(traceId);
+  });
+
+  test("events reach a subscriber in the publisher's trace", async () => {
+    const received: { seq: number; traceId: string }[] = [];
+    await caller.bus.subscribe(probeContract, "happened", (p, meta) => void received.push({ seq: p.seq, traceId: meta.traceId }), {
+      group: `g-${placement}`,
+    });
+    await Bun.sleep(50);
+    await server.bus.publish(probeContract, "happened", { seq: 41 });
+    for (let i = 0; i < 100 && received.length === 0; i++) await Bun.sleep(20);
+    expect(received.map((r) => r.seq)).toEqual([41]);
+    expect(received[0].traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  test("an event that breaks its schema is refused at publish", async () => {
+    const err = await caught(server.bus.publish(probeContract, "happened", { seq: "x" } as never));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+  });
+
+  test("HTTP: errors keep their status and JSON shape through the gateway", async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${caller.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const conflict = await post("/v1/probe/fail", { code: "CONFLICT", message: "dup" });
+    expect(conflict.status).toBe(409);
+    expect(await conflict.json()).toEqual({ error: "dup", code: "CONFLICT" });
+    const invalid = await post("/v1/probe/echo", { text: 12 });
+    expect(invalid.status).toBe(400);
+    expect(((await invalid.json()) as { error: string }).error).toContain('field "text"');
+  });
+});
+
+describe("serialization rules that only the wire enforces", () => {
+  test.each(["serialized", "nats"] as Placement[])("%s: a non-plain value is refused like it would be remotely", async (placement) => {
+    const nats = placement === "nats" ? await NatsServer.start() : undefined;
+    const p = await startTestProcess({ placement, natsUrl: nats?.url, modules: MODULES, plugins: [PROBE], http: false });
+    try {
+      const err = await caught(p.bus.call("probe", "tensor", { values: new Map([[1, 2]]) }));
+      expect(err.code).toBe("INVALID_ARGUMENT");
+      expect(err.message).toContain("Map");
+    } finally {
+      await p.close();
+      await nats?.stop();
+    }
+  });
+});
