@@ -31,7 +31,11 @@ export class NatsServer {
   }
 
   static async start(): Promise<NatsServer> {
-    const server = new NatsServer(await freePort());
+    return NatsServer.startOn(await freePort());
+  }
+
+  static async startOn(port: number): Promise<NatsServer> {
+    const server = new NatsServer(port);
     await server.restart();
     return server;
   }

@@ -75,11 +75,8 @@ export function validateSection<T>(schema: TSchema, value: unknown, prefix: stri
     const at = unknown[0] ? [key === "(root)" ? "" : key, unknown[0]].filter(Boolean).join(".") : key;
     throw new ConfigError(`unknown key "${at}"; allowed here: ${allowed.join(", ")}`, file);
   }
-  const expected = describe(first.schema);
-  throw new ConfigError(
-    `key "${key}" ${first.value === undefined ? "is missing" : `is ${JSON.stringify(first.value)}`}: ${first.message}${expected}`,
-    file,
-  );
+  const is = first.value === undefined ? "is missing" : `is ${JSON.stringify(first.value)}`;
+  throw new ConfigError(`key "${key}" ${is}: ${explain(first.schema, first.message)}`, file);
 }
 
 function parentOf(schema: TSchema, parts: string[]): (TSchema & { properties?: Record<string, TSchema> }) | undefined {
@@ -88,13 +85,12 @@ function parentOf(schema: TSchema, parts: string[]): (TSchema & { properties?: R
   return s;
 }
 
-function describe(schema: TSchema): string {
+function explain(schema: TSchema, message: string): string {
   const s = schema as any;
   if (s.anyOf?.every((x: any) => x.const !== undefined)) {
-    return `; allowed: ${s.anyOf.map((x: any) => JSON.stringify(x.const)).join(", ")}`;
+    return `must be one of ${s.anyOf.map((x: any) => JSON.stringify(x.const)).join(", ")}`;
   }
-  if (s.description) return ` (${s.description})`;
-  return "";
+  return s.description ? `${message} (${s.description})` : message;
 }
 
 export function resolveConfigPath(cfg: { baseDir: string }, p: string): string {
