@@ -88,10 +88,13 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         const body = route.toResponse ? route.toResponse(output, res, view) : output;
         set.status = res.status;
         Object.assign(set.headers, res.headers);
+        opts.log.debug({ requestId, traceId: span.spanContext().traceId, route: route.path, status: res.status }, "request");
         return body;
       } catch (err) {
         const error = err instanceof CleaveError ? err : new CleaveError("INTERNAL", "internal error");
-        if (error.code === "INTERNAL") opts.log.error({ err, requestId, route: route.path }, "request failed");
+        const line = { requestId, traceId: span.spanContext().traceId, route: route.path, code: error.code };
+        if (error.code === "INTERNAL") opts.log.error({ ...line, err }, "request failed");
+        else opts.log.debug(line, "request refused");
         span.setAttribute("cleave.error", error.code);
         return errorResponse(error);
       }
