@@ -46,6 +46,7 @@ export interface RouteDef {
 export interface ModuleContract<
   Ops extends Record<string, OperationDef> = Record<string, OperationDef>,
   Evts extends Record<string, TSchema> = Record<string, TSchema>,
+  Cfg extends TSchema = TSchema,
 > {
   name: string;
   description: string;
@@ -54,12 +55,14 @@ export interface ModuleContract<
   events: Evts;
   routes: RouteDef[];
   /** Schema of this module's section under `modules.<name>` in the config file. */
-  config: TSchema;
+  config: Cfg;
 }
 
-export function defineContract<Ops extends Record<string, OperationDef>, Evts extends Record<string, TSchema>>(
-  contract: ModuleContract<Ops, Evts>,
-): ModuleContract<Ops, Evts> {
+export function defineContract<
+  Ops extends Record<string, OperationDef>,
+  Evts extends Record<string, TSchema>,
+  Cfg extends TSchema,
+>(contract: ModuleContract<Ops, Evts, Cfg>): ModuleContract<Ops, Evts, Cfg> {
   for (const route of contract.routes) {
     if (!(route.operation in contract.operations)) {
       throw new Error(`${contract.name}: route ${route.method} ${route.path} names unknown operation ${route.operation}`);
