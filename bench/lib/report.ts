@@ -1,0 +1,40 @@
+/** Shared benchmark plumbing: percentiles, a fixed-width table, and the machine details every result carries. */
+import { cpus, totalmem } from "node:os";
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export interface LatencySummary {
+  n: number;
+  p50: number;
+  p99: number;
+  perSecond: number;
+}
+
+/** Summarises per-operation latencies (any unit) measured over `elapsedSeconds` of wall time. */
+export function summarize(latencies: number[], elapsedSeconds: number): LatencySummary {
+  const sorted = Float64Array.from(latencies).sort();
+  const arr = Array.from(sorted);
+  return { n: arr.length, p50: percentile(arr, 50), p99: percentile(arr, 99), perSecond: arr.length / elapsedSeconds };
+}
+
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = rows.map((r) => r.map((c) => (typeof c === "number" ? formatNumber(c) : c)));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [line(headers), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.map(line)].join("\n");
+}
+
+function formatNumber(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Math.abs(n) >= 100) return Math.round(n).toLocaleString("en-US");
+  return n.toFixed(2);
+}
+
+export function machine(): string {
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  return `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform} ${process.arch}, Bun ${Bun.version}, ${new Date().toISOString()}`;
+}
