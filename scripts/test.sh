@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Quick start, command 2: installs what the tests need (Bun, dependencies, nats-server) and runs the whole suite.
+# Extra arguments go to `bun test` (e.g. `npm test -- test/runtime`).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+bash scripts/install-test-deps.sh
+log=$(mktemp)
+set +e
+"$BUN" test "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+failed=$(grep -Eo '^ *[0-9]+ fail$' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+rm -f "$log"
+echo "tests: ${passed} passed, ${failed} failed"
+exit "$status"
