@@ -129,3 +129,11 @@ describe("cleave serve with a bad config exits 2 with the reason", () => {
     expect(child.stderr).toContain('unknown command "srve"');
   });
 });
+
+describe("docs/configuration.md", () => {
+  test("documents every key and is current with the schemas", async () => {
+    const { renderConfigDoc } = await import("../../scripts/config-doc");
+    const onDisk = await Bun.file(`${REPO}/docs/configuration.md`).text();
+    expect(onDisk).toBe(renderConfigDoc());
+  });
+});
