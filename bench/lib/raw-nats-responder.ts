@@ -2,6 +2,10 @@
 import { connect } from "@nats-io/transport-node";
 
 const nc = await connect({ servers: process.argv[2] });
-nc.subscribe("bench.raw.echo", { callback: (_err, msg) => msg.respond(msg.data) });
+nc.subscribe("bench.raw.echo", {
+  callback: (_err, msg) => {
+    msg.respond(msg.data);
+  },
+});
 await nc.flush();
 console.log("ready");

@@ -4,6 +4,7 @@
  * routes, a caller to type its calls — without loading the module's implementation or its dependencies.
  */
 import type { Static, TSchema } from "@sinclair/typebox";
+import type { Registry } from "prom-client";
 import type { Bus } from "./bus/bus";
 import type { Logger } from "./log";
 
@@ -109,6 +110,8 @@ export interface ModuleContext<C extends ModuleContract = ModuleContract> {
   dataDir: string;
   bus: Bus;
   log: Logger;
+  /** This process's Prometheus registry (served at `/metrics`): register the module's own metrics here. */
+  metrics: Registry;
 }
 
 export interface ModuleInstance<C extends ModuleContract = ModuleContract> {

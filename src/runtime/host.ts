@@ -12,6 +12,7 @@ import { type LoadedConfig, resolveConfigPath } from "./config/load";
 import type { ModuleCatalog, ModuleInstance } from "./contract";
 import { createGateway } from "./gateway/gateway";
 import { createLogger, type Logger } from "./log";
+import { RuntimeMetrics } from "./metrics";
 import { installTracing } from "./tracing";
 import { VERSION } from "./version";
 
@@ -26,6 +27,7 @@ export interface HostOptions {
 export interface RunningProcess {
   config: LoadedConfig;
   bus: Bus;
+  metrics: RuntimeMetrics;
   log: Logger;
   /** The gateway's base URL, when this process serves one. */
   url?: string;
@@ -45,7 +47,14 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
       ? await NatsTransport.connect(config.deployment, { ...config.bus.nats, name: `${config.deployment}:${name}` }, log)
       : new InProcessTransport({ serialize: config.bus.serialize, log });
   const contracts = Object.fromEntries(deploymentModules.map((m) => [m, catalog[m].contract]));
-  const bus = new Bus(transport, { deployment: config.deployment, defaultTimeoutMs: config.bus.defaultTimeoutMs, log, contracts });
+  const metrics = new RuntimeMetrics({ deployment: config.deployment, process: name });
+  const bus = new Bus(transport, {
+    deployment: config.deployment,
+    defaultTimeoutMs: config.bus.defaultTimeoutMs,
+    log,
+    contracts,
+    metrics,
+  });
 
   const instances: [string, ModuleInstance][] = [];
   const stopModules = async () => {
@@ -69,6 +78,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
         dataDir,
         bus,
         log: log.child({ module: m }),
+        metrics: metrics.registry,
       });
       instances.push([m, instance]);
       await bus.serve(definition.contract, instance);
@@ -86,6 +96,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
       bus,
       contracts: Object.values(contracts),
       log,
+      metrics,
       maxBodyBytes: config.http.maxBodyBytes,
       readyTimeoutMs: config.http.readyTimeoutMs,
       version: VERSION,
@@ -109,5 +120,5 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
       log.info("stopped");
       log.flush();
     })());
-  return { config, bus, log, url, modules: local, stop };
+  return { config, bus, metrics, log, url, modules: local, stop };
 }

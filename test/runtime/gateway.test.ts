@@ -84,3 +84,26 @@ describe("logs", () => {
     expect(text).toContain("[redacted]");
   });
 });
+
+describe("metrics", () => {
+  test("/metrics exposes HTTP and bus call metrics with caller, callee and transport", async () => {
+    const p = await startTestProcess({ placement: "inprocess", modules: { probe: {}, registry: {} }, plugins: ["test/fixtures/plugins/probe.ts"] });
+    try {
+      await fetch(`${p.url}/v1/probe/relay`, {
+        method: "POST",
+        body: JSON.stringify({ module: "registry", operation: "ping", payload: {} }),
+      });
+      await fetch(`${p.url}/v1/probe/echo`, { method: "POST", body: JSON.stringify({ text: 1 }) });
+      const res = await fetch(`${p.url}/metrics`);
+      expect(res.headers.get("content-type")).toContain("text/plain");
+      const text = await res.text();
+      expect(text).toMatch(/cleave_http_request_duration_seconds_count\{[^}]*method="POST",route="\/v1\/probe\/relay",status="200"[^}]*\} 1/);
+      expect(text).toMatch(/cleave_http_request_duration_seconds_count\{[^}]*route="\/v1\/probe\/echo",status="400"[^}]*\} 1/);
+      expect(text).toMatch(/cleave_bus_call_duration_seconds_count\{[^}]*caller="probe",callee="registry",operation="ping",transport="inprocess",outcome="OK"[^}]*\} 1/);
+      expect(text).toMatch(/cleave_bus_served_total\{[^}]*module="probe",operation="echo",outcome="INVALID_ARGUMENT"[^}]*\} 1/);
+      expect(text).toContain("process_resident_memory_bytes");
+    } finally {
+      await p.close();
+    }
+  });
+});

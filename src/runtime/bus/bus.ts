@@ -16,6 +16,7 @@ import type {
 } from "../contract";
 import { CleaveError, deadlineExceeded, toCleaveError, unavailable } from "../errors";
 import type { Logger } from "../log";
+import type { RuntimeMetrics } from "../metrics";
 import { contextFromTraceparent, currentTraceparent, inSpan, SpanKind } from "../tracing";
 import { assertSchema } from "../validation";
 import type { Envelope, EventEnvelope, Reply, SubscribeOptions, Transport } from "./transport";
@@ -42,12 +43,14 @@ export interface BusOptions {
   log: Logger;
   /** Modules whose contracts this process knows, for event validation and health operations. */
   contracts: Record<string, ModuleContract>;
+  metrics?: RuntimeMetrics;
 }
 
 /** The runtime adds this operation to every module: `/readyz` calls it across processes. */
 export const HEALTH_OPERATION = "_health";
 
-const ambient = new AsyncLocalStorage<CallContext>();
+/** The call being served right now (if any) and by which module: the parent of any call made from inside it. */
+const ambient = new AsyncLocalStorage<{ ctx: CallContext; module: string }>();
 
 export class Bus {
   readonly transport: Transport;
@@ -76,7 +79,8 @@ export class Bus {
   call(module: string, operation: string, input: unknown, opts?: CallOptions): Promise<unknown>;
   async call(target: ModuleContract | string, operation: string, input: unknown, opts: CallOptions = {}) {
     const module = typeof target === "string" ? target : target.name;
-    const outer = ambient.getStore();
+    const store = ambient.getStore();
+    const outer = store?.ctx;
     const now = Date.now();
     let deadline = now + (opts.timeoutMs ?? this.opts.defaultTimeoutMs);
     if (outer && outer.deadline < deadline) deadline = outer.deadline;
@@ -84,6 +88,20 @@ export class Bus {
     if (timeoutMs <= 0) throw deadlineExceeded(`no time left to call ${module}.${operation}`);
     const identity = opts.identity ?? outer?.identity;
 
+    const started = performance.now();
+    let outcome = "OK";
+    try {
+      return await this.send(module, operation, input, timeoutMs, identity);
+    } catch (err) {
+      outcome = err instanceof CleaveError ? err.code : "INTERNAL";
+      throw err;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      this.opts.metrics?.busCall(store?.module ?? "external", module, operation, this.transport.kind, outcome, seconds);
+    }
+  }
+
+  private send(module: string, operation: string, input: unknown, timeoutMs: number, identity?: Identity) {
     return inSpan(`call ${module}.${operation}`, SpanKind.CLIENT, contextFromTraceparent(undefined), async () => {
       const envelope: Envelope = { payload: input, timeoutMs, traceparent: currentTraceparent(), identity };
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -155,12 +173,14 @@ export class Bus {
             reject(abort.signal.reason);
           }, envelope.timeoutMs);
         });
-        const result = await Promise.race([ambient.run(ctx, handler, envelope.payload, ctx), expired]);
+        const result = await Promise.race([ambient.run({ ctx, module }, handler, envelope.payload, ctx), expired]);
         if (def) this.checkOutput(def.output, result, qualified);
+        this.opts.metrics?.servedCall(module, operation, "OK");
         return { ok: true, result } as Reply;
       } catch (err) {
         const error = toCleaveError(err);
         if (error.code === "INTERNAL") this.opts.log.error({ err, operation: qualified }, "operation failed");
+        this.opts.metrics?.servedCall(module, operation, error.code);
         return failure(error);
       } finally {
         clearTimeout(timer);

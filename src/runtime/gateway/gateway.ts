@@ -8,6 +8,7 @@ import type { Bus } from "../bus/bus";
 import type { HttpRequestView, ModuleContract, RouteDef } from "../contract";
 import { CleaveError } from "../errors";
 import type { Logger } from "../log";
+import type { RuntimeMetrics } from "../metrics";
 import { contextFromTraceparent, currentTraceparent, inSpan, SpanKind } from "../tracing";
 import { errorResponse, jsonError, readBody } from "./http-errors";
 import { checkReadiness } from "./readiness";
@@ -17,6 +18,7 @@ export interface GatewayOptions {
   /** Contracts of every module in the deployment, whether or not this process runs them. */
   contracts: ModuleContract[];
   log: Logger;
+  metrics: RuntimeMetrics;
   maxBodyBytes: number;
   readyTimeoutMs: number;
   version: string;
@@ -54,6 +56,12 @@ export function createGateway(opts: GatewayOptions) {
         return report;
       },
       { detail: { summary: "Every module of the deployment answers its health check", tags: ["runtime"] } },
+    )
+    .get(
+      "/metrics",
+      async () =>
+        new Response(await opts.metrics.text(), { headers: { "content-type": opts.metrics.registry.contentType } }),
+      { detail: { summary: "Prometheus metrics of this process", tags: ["runtime"] } },
     );
 
   for (const contract of opts.contracts) {
@@ -69,6 +77,8 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
     const requestId = request.headers.get("x-request-id") ?? crypto.randomUUID();
     set.headers["x-request-id"] = requestId;
     const parent = contextFromTraceparent(request.headers.get("traceparent") ?? undefined);
+    const started = performance.now();
+    const done = (status: number) => opts.metrics.http(route.method, route.path, status, (performance.now() - started) / 1000);
     return inSpan(`${route.method} ${route.path}`, SpanKind.SERVER, parent, async (span) => {
       set.headers.traceparent = currentTraceparent() ?? "";
       try {
@@ -89,6 +99,7 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         set.status = res.status;
         Object.assign(set.headers, res.headers);
         opts.log.debug({ requestId, traceId: span.spanContext().traceId, route: route.path, status: res.status }, "request");
+        done(body instanceof Response ? body.status : res.status);
         return body;
       } catch (err) {
         const error = err instanceof CleaveError ? err : new CleaveError("INTERNAL", "internal error");
@@ -96,6 +107,7 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         if (error.code === "INTERNAL") opts.log.error({ ...line, err }, "request failed");
         else opts.log.debug(line, "request refused");
         span.setAttribute("cleave.error", error.code);
+        done(error.httpStatus);
         return errorResponse(error);
       }
     });
