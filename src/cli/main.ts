@@ -2,6 +2,7 @@
 /**
  * The `cleave` command. With no arguments it runs the embedded default (the monolith config built into the binary).
  */
+import { flushLogs } from "../runtime/log";
 import { VERSION } from "../runtime/version";
 import { serveCommand } from "./serve";
 import { upCommand } from "./up";
@@ -38,9 +39,14 @@ async function main(argv: string[]): Promise<number> {
   return command(rest);
 }
 
+const exit = (code: number) => {
+  flushLogs();
+  process.exit(code);
+};
+
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code !== -1) process.exit(code);
+    if (code !== -1) exit(code);
   },
-  (err) => process.exit(fail(err)),
+  (err) => exit(fail(err)),
 );

@@ -35,7 +35,26 @@ export interface LogOptions {
   destination?: pino.DestinationStream;
 }
 
+/** Asynchronous stdout destinations, flushed synchronously at exit so the last lines (e.g. "stopped") survive. */
+const destinations = new Set<{ flushSync(): void }>();
+
+export function flushLogs(): void {
+  for (const d of destinations) {
+    try {
+      d.flushSync();
+    } catch {
+      // A destination that is not ready (nothing written yet) has nothing to flush.
+    }
+  }
+}
+
 export function createLogger(opts: LogOptions): Logger {
+  let destination = opts.destination;
+  if (!destination) {
+    const stdout = pino.destination({ fd: 1, sync: false });
+    destinations.add(stdout);
+    destination = stdout;
+  }
   return pino(
     {
       level: opts.level,
@@ -44,6 +63,6 @@ export function createLogger(opts: LogOptions): Logger {
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    opts.destination ?? pino.destination({ fd: 1, sync: false }),
+    destination,
   );
 }

@@ -2,13 +2,14 @@
  * The NATS transport. Operations are core request/reply on `cleave.<deployment>.<module>.<operation>`, served by a
  * queue group per module so N replicas share the load. Events go to `cleave.<deployment>.evt.<module>.<event>`,
  * captured by one JetStream stream per deployment; durable subscribers are JetStream durable consumers and resume
- * where they left off, the others are core subscriptions. Call metadata travels in headers.
+ * where they left off, the others are core subscriptions.
  */
 import { connect, headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import { decode, encode } from "../codec";
 import { CleaveError, deadlineExceeded, unavailable } from "../errors";
 import type { Logger } from "../log";
+import { decodeRequest, encodeRequest } from "./nats-frame";
 import { Spill } from "./nats-spill";
 import type { Dispatch, Envelope, EventEnvelope, EventHandler, Reply, SubscribeOptions, Transport } from "./transport";
 
@@ -25,9 +26,8 @@ export interface NatsOptions {
   events: { maxAgeSeconds: number; maxBytes: number };
 }
 
-const H_TIMEOUT = "Cleave-Timeout-Ms";
+// Calls carry their metadata in a frame prefix (nats-frame.ts); events, which JetStream stores, in headers.
 const H_TRACE = "traceparent";
-const H_IDENTITY = "Cleave-Identity";
 const H_EVENT_ID = "Cleave-Event-Id";
 
 export class NatsTransport implements Transport {
@@ -93,12 +93,9 @@ export class NatsTransport implements Transport {
   }
 
   async request(module: string, operation: string, envelope: Envelope): Promise<Reply> {
-    const h = headers();
-    h.set(H_TIMEOUT, String(envelope.timeoutMs));
-    if (envelope.traceparent) h.set(H_TRACE, envelope.traceparent);
-    if (envelope.identity) h.set(H_IDENTITY, JSON.stringify(envelope.identity));
-    let body = encode(envelope.payload);
-    if (!this.spill.fits(body.byteLength)) body = await this.spill.put(body, h);
+    let body = encodeRequest(envelope);
+    let h: MsgHdrs | undefined;
+    if (!this.spill.fits(body.byteLength)) body = await this.spill.put(body, (h = headers()));
     let msg: Msg;
     try {
       msg = await this.nc.request(this.subject(module, operation), body, { timeout: envelope.timeoutMs, headers: h });
@@ -139,7 +136,7 @@ export class NatsTransport implements Transport {
   private async answer(msg: Msg, operation: string, dispatch: Dispatch) {
     let reply: Reply;
     try {
-      const envelope = readEnvelope(msg, await this.spill.take(msg.data, msg.headers));
+      const envelope = decodeRequest(await this.spill.take(msg.data, msg.headers));
       reply = await dispatch(operation, envelope);
     } catch (err) {
       this.log.warn({ err, subject: msg.subject }, "unreadable bus message");
@@ -147,10 +144,10 @@ export class NatsTransport implements Transport {
       reply = { ok: false, error: e.toJSON() };
     }
     try {
-      const h = headers();
       let body = encode(reply);
-      if (!this.spill.fits(body.byteLength)) body = await this.spill.put(body, h);
-      msg.respond(body, { headers: h });
+      let h: MsgHdrs | undefined;
+      if (!this.spill.fits(body.byteLength)) body = await this.spill.put(body, (h = headers()));
+      msg.respond(body, h && { headers: h });
     } catch (err) {
       this.log.warn({ err, subject: msg.subject }, "could not send reply (caller gone or connection closed)");
     }
@@ -259,18 +256,6 @@ export class NatsTransport implements Transport {
     if (this.nc.isClosed()) return;
     await this.nc.drain().catch(() => this.nc.close());
   }
-}
-
-function readEnvelope(msg: Msg, data: Uint8Array): Envelope {
-  const h = msg.headers;
-  const timeoutMs = Number(h?.get(H_TIMEOUT) || 0);
-  const identity = h?.get(H_IDENTITY);
-  return {
-    payload: decode(data),
-    timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : 0,
-    traceparent: h?.get(H_TRACE) || undefined,
-    identity: identity ? JSON.parse(identity) : undefined,
-  };
 }
 
 function readEvent(data: Uint8Array, h: MsgHdrs | undefined): EventEnvelope {
