@@ -61,6 +61,8 @@ export class NatsTransport implements Transport {
           maxReconnectAttempts: -1,
           reconnectTimeWait: 250,
           pingInterval: 5_000,
+          // Async stack traces allocate an Error per request: a fifth of the CPU of a small call.
+          noAsyncTraces: true,
         });
         log.info({ servers: opts.servers, server: nc.getServer() }, "connected to NATS");
         return new NatsTransport(nc, deployment, opts, log);
