@@ -78,7 +78,11 @@ export function encode(value: unknown): Uint8Array {
   const segments: ArrayBufferView[] = [];
   let markers = false;
   const root = value === undefined ? null : value;
-  const json = isPlainJson(root, 0) ? JSON.stringify(root) : JSON.stringify(root, function (key, v) {
+  const json = isPlainJson(root, 0) ? JSON.stringify(root) : JSON.stringify(root, function (this: any, key, given) {
+    // JSON.stringify calls toJSON before the replacer sees a value; a Buffer (a Uint8Array) has one, so take the
+    // value from its holder to send its bytes as bytes. Other toJSON values (Dates) keep their JSON form.
+    const raw = this[key];
+    const v = ArrayBuffer.isView(raw) ? raw : given;
     if (typeof v === "number") {
       if (Number.isFinite(v)) return v;
       markers = true;

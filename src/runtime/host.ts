@@ -39,7 +39,8 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
   installTracing();
   const deploymentModules = Object.keys(config.modules);
   const local = opts.modules ?? (config.process.modules === "all" ? deploymentModules : config.process.modules);
-  const name = config.process.name ?? (local.length ? local.join("+") : "gateway");
+  const everything = local.length > 1 && local.length === deploymentModules.length;
+  const name = config.process.name ?? (everything ? "monolith" : local.length ? local.join("+") : "gateway");
   const log = opts.log ?? createLogger({ level: config.log.level, name });
 
   const transport: Transport =

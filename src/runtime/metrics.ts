@@ -1,54 +1,105 @@
 /**
- * Process-level Prometheus metrics (prom-client): HTTP requests per route, bus calls per caller → callee module and
- * transport, operations served. One registry per process, exposed at `/metrics`; modules register their own
- * metrics in the same registry (ctx.metrics) so one scrape sees everything this process does.
+ * Process-level Prometheus metrics: HTTP requests per route, bus calls per caller → callee module and transport,
+ * operations served — on the hot path of every call, so recorded in plain arrays and rendered only at scrape time
+ * (prom-client hashes the label object on every observation, which was a tenth of an in-process call). One
+ * registry per process, exposed at `/metrics`; modules register their own prom-client metrics in the same
+ * registry (ctx.metrics) so one scrape sees everything this process does.
  */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Registry } from "prom-client";
 
 /** Fine at the low end: an in-process call takes microseconds, a NATS hop a fraction of a millisecond. */
 const LATENCY_BUCKETS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+interface Series {
+  labels: Record<string, string>;
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** A labelled histogram or counter in prom-client's custom-metric shape (`get()` at scrape time). */
+class HotMetric {
+  private readonly series = new Map<string, Series>();
+  readonly aggregator = "sum";
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: "histogram" | "counter",
+    private readonly labelNames: string[],
+  ) {}
+
+  record(values: string[], seconds = 0): void {
+    const key = values.join("\u0000");
+    let s = this.series.get(key);
+    if (!s) {
+      const labels = Object.fromEntries(this.labelNames.map((n, i) => [n, values[i]]));
+      s = { labels, counts: new Float64Array(LATENCY_BUCKETS.length), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    s.count++;
+    if (this.type === "counter") return;
+    s.sum += seconds;
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]) s.counts[i]++;
+  }
+
+  get() {
+    const values: { labels: Record<string, string | number>; value: number; metricName?: string }[] = [];
+    for (const s of this.series.values()) {
+      if (this.type === "counter") {
+        values.push({ labels: s.labels, value: s.count });
+        continue;
+      }
+      LATENCY_BUCKETS.forEach((le, i) => values.push({ labels: { ...s.labels, le }, value: s.counts[i], metricName: `${this.name}_bucket` }));
+      values.push({ labels: { ...s.labels, le: "+Inf" }, value: s.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
+
 export class RuntimeMetrics {
   readonly registry = new Registry();
-  private readonly httpDuration: Histogram<"method" | "route" | "status">;
-  private readonly busDuration: Histogram<"caller" | "callee" | "operation" | "transport" | "outcome">;
-  private readonly served: Counter<"module" | "operation" | "outcome">;
+  private readonly httpDuration = new HotMetric(
+    "cleave_http_request_duration_seconds",
+    "HTTP requests served by the gateway, by route and status",
+    "histogram",
+    ["method", "route", "status"],
+  );
+  private readonly busDuration = new HotMetric(
+    "cleave_bus_call_duration_seconds",
+    "Bus calls made from this process, by calling and called module, transport and outcome (OK or error code)",
+    "histogram",
+    ["caller", "callee", "operation", "transport", "outcome"],
+  );
+  private readonly served = new HotMetric(
+    "cleave_bus_served_total",
+    "Operations served by modules in this process, by outcome (OK or error code)",
+    "counter",
+    ["module", "operation", "outcome"],
+  );
 
   constructor(labels: { deployment: string; process: string }) {
     this.registry.setDefaultLabels(labels);
     collectDefaultMetrics({ register: this.registry });
-    this.httpDuration = new Histogram({
-      name: "cleave_http_request_duration_seconds",
-      help: "HTTP requests served by the gateway, by route and status",
-      labelNames: ["method", "route", "status"],
-      buckets: LATENCY_BUCKETS,
-      registers: [this.registry],
-    });
-    this.busDuration = new Histogram({
-      name: "cleave_bus_call_duration_seconds",
-      help: "Bus calls made from this process, by calling and called module, transport and outcome (OK or error code)",
-      labelNames: ["caller", "callee", "operation", "transport", "outcome"],
-      buckets: LATENCY_BUCKETS,
-      registers: [this.registry],
-    });
-    this.served = new Counter({
-      name: "cleave_bus_served_total",
-      help: "Operations served by modules in this process, by outcome (OK or error code)",
-      labelNames: ["module", "operation", "outcome"],
-      registers: [this.registry],
-    });
+    for (const m of [this.httpDuration, this.busDuration, this.served]) this.registry.registerMetric(m as never);
   }
 
   http(method: string, route: string, status: number, seconds: number): void {
-    this.httpDuration.labels(method, route, String(status)).observe(seconds);
+    this.httpDuration.record([method, route, String(status)], seconds);
   }
 
   busCall(caller: string, callee: string, operation: string, transport: string, outcome: string, seconds: number): void {
-    this.busDuration.labels(caller, callee, operation, transport, outcome).observe(seconds);
+    this.busDuration.record([caller, callee, operation, transport, outcome], seconds);
   }
 
   servedCall(module: string, operation: string, outcome: string): void {
-    this.served.labels(module, operation, outcome).inc();
+    this.served.record([module, operation, outcome]);
   }
 
   /** Text exposition format, as Prometheus scrapes it. */

@@ -67,6 +67,19 @@ describe.each(PLACEMENTS)("bus placement: %s", (placement: Placement) => {
     expect(elapsed).toBeLessThan(1000);
   });
 
+  test("deadline exceeded: the handler's ctx.signal aborts so it can stop its work", async () => {
+    const before = ((await caller.bus.call(probeContract, "aborts", {})) as { count: number }).count;
+    const err = await caught(caller.bus.call(probeContract, "abortable", { ms: 5000 }, { timeoutMs: 100 }));
+    expect(err.code).toBe("DEADLINE_EXCEEDED");
+    // The serving side's timer may fire a moment after the caller's (over NATS they are separate clocks).
+    let after = before;
+    for (let i = 0; i < 50 && after === before; i++) {
+      await Bun.sleep(10);
+      after = ((await caller.bus.call(probeContract, "aborts", {})) as { count: number }).count;
+    }
+    expect(after).toBe(before + 1);
+  });
+
   test("deadline propagation: a nested call inherits the caller's remaining budget", async () => {
     const out = await caller.bus.call(
       probeContract,

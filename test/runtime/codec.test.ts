@@ -36,7 +36,7 @@ describe("codec", () => {
   });
 
   test("undefined fields are dropped and Dates become ISO strings, as JSON does", () => {
-    expect(roundTrip({ a: undefined, d: new Date(0) })).toEqual({ d: "1970-01-01T00:00:00.000Z" });
+    expect(roundTrip<unknown>({ a: undefined, d: new Date(0) })).toEqual({ d: "1970-01-01T00:00:00.000Z" });
   });
 
   test("values that are not plain data are refused naming the type", () => {
@@ -84,5 +84,13 @@ describe("codec", () => {
     expect(out.identity).toEqual(envelope.identity);
     expect(Array.from((out.payload as { v: Float32Array }).v)).toEqual([1, 2]);
     expect(() => decodeRequest(new Uint8Array([1, 0, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0]))).toThrow("truncated");
+  });
+});
+
+describe("codec: Node Buffers", () => {
+  test("a Buffer travels as bytes, not as its toJSON object", () => {
+    const out = roundTrip({ file: Buffer.from([1, 2, 3]) }) as { file: Uint8Array };
+    expect(out.file).toBeInstanceOf(Uint8Array);
+    expect(Array.from(out.file)).toEqual([1, 2, 3]);
   });
 });

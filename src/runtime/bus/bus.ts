@@ -102,21 +102,11 @@ export class Bus {
   }
 
   private send(module: string, operation: string, input: unknown, timeoutMs: number, identity?: Identity) {
-    return inSpan(`call ${module}.${operation}`, SpanKind.CLIENT, contextFromTraceparent(undefined), async () => {
-      const envelope: Envelope = { payload: input, timeoutMs, traceparent: currentTraceparent(), identity };
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(deadlineExceeded(`${module}.${operation} did not answer within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-      });
-      let reply: Reply;
-      try {
-        reply = await Promise.race([this.transport.request(module, operation, envelope), expired]);
-      } finally {
-        clearTimeout(timer);
-      }
+    return inSpan(`call ${module}.${operation}`, SpanKind.CLIENT, contextFromTraceparent(undefined), async (_span, ctx) => {
+      const envelope: Envelope = { payload: input, timeoutMs, traceparent: currentTraceparent(ctx), identity, context: ctx };
+      // The transport settles by the deadline (NATS request timeout; in-process, the serving side's timer), so no
+      // second timer is needed here.
+      const reply = await this.transport.request(module, operation, envelope);
       if (!reply.ok) throw CleaveError.fromShape(reply.error);
       return reply.result;
     });
@@ -152,10 +142,11 @@ export class Bus {
     handler: ((input: unknown, ctx: CallContext) => unknown) | undefined,
   ): Promise<Reply> {
     const qualified = `${module}.${operation}`;
-    const parent = contextFromTraceparent(envelope.traceparent);
+    const parent = envelope.context ?? contextFromTraceparent(envelope.traceparent);
     return inSpan(`serve ${qualified}`, SpanKind.SERVER, parent, async (span) => {
       const deadline = Date.now() + envelope.timeoutMs;
-      const abort = new AbortController();
+      // Created only if the handler looks at ctx.signal: most never do, and it is a visible cost per call.
+      let abort: AbortController | undefined;
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         if (!handler) throw new CleaveError("NOT_FOUND", `${module} has no operation "${operation}"`);
@@ -163,14 +154,19 @@ export class Bus {
         if (def) assertSchema(def.input, envelope.payload, `invalid input for ${qualified}`);
         const ctx: CallContext = {
           deadline,
-          signal: abort.signal,
+          get signal() {
+            abort ??= new AbortController();
+            return abort.signal;
+          },
           traceId: span.spanContext().traceId,
           identity: envelope.identity,
         };
         const expired = new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
-            abort.abort(deadlineExceeded(`${qualified} exceeded its deadline`));
-            reject(abort.signal.reason);
+            const reason = deadlineExceeded(`${qualified} exceeded its deadline`);
+            // Reject first: a handler that returns as soon as it sees the abort must not win the race.
+            reject(reason);
+            abort?.abort(reason);
           }, envelope.timeoutMs);
         });
         const result = await Promise.race([ambient.run({ ctx, module }, handler, envelope.payload, ctx), expired]);

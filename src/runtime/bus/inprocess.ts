@@ -29,7 +29,7 @@ export class InProcessTransport implements Transport {
     if (!this.opts.serialize) return dispatch(operation, envelope);
     let sent: Envelope;
     try {
-      sent = roundTrip(envelope);
+      sent = roundTrip({ ...envelope, context: undefined });
     } catch (err) {
       throw err instanceof CleaveError ? err : new CleaveError("INVALID_ARGUMENT", String(err));
     }

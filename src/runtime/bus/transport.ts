@@ -3,6 +3,7 @@
  * and move events to their subscribers. Everything else (deadlines, validation, tracing, error typing) lives once,
  * in the Bus, so the two transports cannot drift apart in semantics.
  */
+import type { Context } from "@opentelemetry/api";
 import type { Identity } from "../contract";
 import type { ErrorShape } from "../errors";
 
@@ -12,6 +13,8 @@ export interface Envelope {
   timeoutMs: number;
   traceparent?: string;
   identity?: Identity;
+  /** The caller's trace context object, for an in-process call that skips the wire (never serialized). */
+  context?: Context;
 }
 
 export type Reply = { ok: true; result: unknown } | { ok: false; error: ErrorShape };
