@@ -13,7 +13,7 @@ export const fixture = (name: "logreg_iris" | "test_xgb" | "treecl"): Uint8Array
 export function variant(bytes: Uint8Array, tag: string): Uint8Array {
   const model = onnx.ModelProto.decode(bytes);
   model.docString = `variant ${tag}`;
-  return onnx.ModelProto.encode(model).finish();
+  return plainBytes(onnx.ModelProto.encode(model).finish());
 }
 
 /** A valid model of at least `size` bytes: the fixture plus an unused initializer of random bytes. */
@@ -25,8 +25,14 @@ export function largeModel(size: number, tag = "large"): Uint8Array {
   model.graph!.initializer!.push(
     onnx.TensorProto.create({ name: "padding", dataType: onnx.TensorProto.DataType.UINT8, dims: [size], rawData: raw }),
   );
-  return onnx.ModelProto.encode(model).finish();
+  return plainBytes(onnx.ModelProto.encode(model).finish());
 }
+
+/**
+ * protobufjs hands back a Node Buffer; the bus codec sees a Buffer through its toJSON (a list of numbers), so
+ * tests send plain Uint8Arrays as real callers do.
+ */
+const plainBytes = (b: Uint8Array) => new Uint8Array(b);
 
 export const APPROVER = { "x-cleave-actor": "carol", "x-cleave-roles": "approver" };
 export const ENGINEER = { "x-cleave-actor": "alice", "x-cleave-roles": "ml-engineer" };
@@ -51,7 +57,7 @@ export async function http(
   opts: { json?: unknown; raw?: Uint8Array; headers?: Record<string, string> } = {},
 ): Promise<HttpAnswer> {
   const headers: Record<string, string> = { ...opts.headers };
-  let body: BodyInit | undefined;
+  let body: Uint8Array | string | undefined;
   if (opts.raw) {
     body = opts.raw;
     headers["content-type"] ??= "application/octet-stream";
