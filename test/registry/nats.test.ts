@@ -97,6 +97,35 @@ test("a tampered blob is refused by downloadArtifact", async () => {
   expect(verify.ok).toBe(false);
 });
 
+test("two registry replicas on one data dir serialize concurrent alias moves; the history stays complete", async () => {
+  const replica = await startTestProcess({
+    placement: "nats", natsUrl: nats.url, deployment, modules, local: ["registry"], http: false, dataDir: registry.dataDir,
+  });
+  try {
+    const versions: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const bytes = largeModel(1000, `replica ${i}`);
+      versions.push((await client.bus.call(registryContract, "push", { model: "shared", bytes })).version.version);
+    }
+    expect(versions).toEqual([1, 2, 3, 4]);
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        client.bus.call(registryContract, "setAlias", { model: "shared", alias: "staging", version: versions[i % 4], reason: `m${i}` }),
+      ),
+    );
+    const { history } = await client.bus.call(registryContract, "aliasHistory", { model: "shared", alias: "staging", limit: 100 });
+    const ordered = history.reverse();
+    expect(ordered).toHaveLength(40);
+    expect(new Set(ordered.map((h) => h.reason)).size).toBe(40);
+    expect(ordered[0].fromVersion).toBeNull();
+    for (let i = 1; i < ordered.length; i++) expect(ordered[i].fromVersion).toBe(ordered[i - 1].toVersion);
+    const current = await client.bus.call(registryContract, "resolve", { model: "shared", ref: "staging" });
+    expect(current.version).toBe(ordered[39].toVersion!);
+  } finally {
+    await replica.close();
+  }
+});
+
 async function waitFor(cond: () => boolean, ms = 5000) {
   const end = Date.now() + ms;
   while (!cond()) {

@@ -38,7 +38,7 @@ export default defineModule(registryContract, (ctx) => {
   const blobs = new BlobStore(join(dataDir, "blobs"));
   const uploads = new Uploads(join(dataDir, "uploads"), config.maxArtifactBytes);
   const policy = new RegistryPolicy(config);
-  const swept = blobs.sweep(store.referencedDigests());
+  const swept = store.withReferencedDigests((referenced) => blobs.sweep(referenced));
   const expired = uploads.sweep(config.uploadTtlSeconds);
   if (swept.temps || swept.orphans || expired) log.info({ ...swept, expiredUploads: expired }, "removed leftovers of interrupted uploads");
 
@@ -98,9 +98,8 @@ export default defineModule(registryContract, (ctx) => {
         checkColumns(columns, tensors);
         const digest = sha256Digest(bytes);
         const signature = policy.checkPushSignature(digest, input.signature);
-        // Blob first (temp, fsync, rename), then the row in one transaction: a crash between them leaves an
+        // Blob first (temp, fsync, rename), then the row, in one transaction: a crash between them leaves an
         // unreferenced blob, removed at the next start, never a version without its bytes.
-        blobs.put(digest, bytes);
         const { record, created } = store.addVersion(input.model, {
           digest,
           size: bytes.byteLength,
@@ -113,7 +112,7 @@ export default defineModule(registryContract, (ctx) => {
           lineage: input.lineage ?? {},
           baseline: input.baseline ?? null,
           description: input.description ?? "",
-        });
+        }, () => blobs.put(digest, bytes));
         if (input.upload) uploads.remove(input.upload);
         if (created) {
           log.info({ model: input.model, version: record.version, digest, actor: actor.id }, "version created");

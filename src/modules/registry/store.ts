@@ -123,18 +123,26 @@ export class RegistryStore {
     this.db.close();
   }
 
-  referencedDigests(): Set<string> {
-    const rows = this.db.prepare("SELECT DISTINCT digest FROM versions").all() as { digest: string }[];
-    return new Set(rows.map((r) => r.digest));
+  /** Runs `sweep` with the referenced digests while holding the write lock, so no push is half-way meanwhile. */
+  withReferencedDigests<T>(sweep: (referenced: Set<string>) => T): T {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare("SELECT DISTINCT digest FROM versions").all() as { digest: string }[];
+      return sweep(new Set(rows.map((r) => r.digest)));
+    }).immediate();
   }
 
-  /** Adds a version, or returns the existing one when this model already has these exact bytes. */
-  addVersion(model: string, v: NewVersion): { record: VersionRecord; created: boolean } {
+  /**
+   * Adds a version, or returns the existing one when this model already has these exact bytes. `storeBlob` runs
+   * inside the write transaction, before the row: the artifact is durable before any version names it, and a
+   * start-up sweep (which takes the same lock) can never see a blob between its rename and its row.
+   */
+  addVersion(model: string, v: NewVersion, storeBlob: () => void): { record: VersionRecord; created: boolean } {
     return this.db.transaction(() => {
       const existing = this.db.prepare("SELECT version FROM versions WHERE model = ? AND digest = ?").get(model, v.digest) as
         | { version: number }
         | undefined;
       if (existing) return { record: this.version(model, existing.version), created: false };
+      storeBlob();
       const at = now();
       this.db.prepare("INSERT OR IGNORE INTO models (name, created_at, created_by) VALUES (?, ?, ?)").run(model, at, v.createdBy);
       const { next } = this.db.prepare("SELECT COALESCE(MAX(version), 0) + 1 AS next FROM versions WHERE model = ?").get(model) as {
