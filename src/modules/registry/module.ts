@@ -8,6 +8,7 @@ import { sha256Digest, verifyDigest } from "../../runtime/signing";
 import { BlobStore } from "./blobs";
 import { RegistryConfig, registryContract } from "./contract";
 import { readTensorSignature } from "./onnx-graph";
+import { Outbox } from "./outbox";
 import { RegistryPolicy } from "./policy";
 import type { AliasMove, Column, TensorSignature, VersionRecord } from "./schemas";
 import { conflict, RegistryStore } from "./store";
@@ -42,30 +43,31 @@ export default defineModule(registryContract, (ctx) => {
   const expired = uploads.sweep(config.uploadTtlSeconds);
   if (swept.temps || swept.orphans || expired) log.info({ ...swept, expiredUploads: expired }, "removed leftovers of interrupted uploads");
 
-  /** Events go out after the change committed; a bus failure must not undo or fail a committed change. */
-  const publish = async (event: "version.created" | "version.approved" | "alias.moved", payload: any) => {
-    try {
-      await bus.publish(registryContract, event, payload);
-    } catch (err) {
-      log.error({ err, event, payload }, "registry event could not be published; subscribers must resync with resolve");
-    }
-  };
+  const outbox = new Outbox(store.db, bus, log);
+  // Events left by a crash or an unreachable bus go out now.
+  void outbox.flush();
 
-  const announceMove = async (move: AliasMove) => {
-    const digest = move.toVersion === null ? null : store.version(move.model, move.toVersion).digest;
-    await publish("alias.moved", {
-      model: move.model,
-      alias: move.alias,
-      version: move.toVersion,
-      previousVersion: move.fromVersion,
-      digest,
-      action: move.action,
-      actor: move.actor,
-      reason: move.reason,
-      at: move.at,
-      historyId: move.id,
+  /** Records an alias move and its event in one transaction. */
+  const move = (run: () => AliasMove): AliasMove => {
+    const m = store.atomically(() => {
+      const done = run();
+      outbox.enqueue("alias.moved", {
+        model: done.model,
+        alias: done.alias,
+        version: done.toVersion,
+        previousVersion: done.fromVersion,
+        digest: done.toVersion === null ? null : store.version(done.model, done.toVersion).digest,
+        action: done.action,
+        actor: done.actor,
+        reason: done.reason,
+        at: done.at,
+        historyId: done.id,
+      });
+      return done;
     });
-    return move;
+    // Not awaited: a slow or unreachable bus must not fail a committed change; the outbox retries.
+    void outbox.flush();
+    return m;
   };
 
   const targetFor = (model: string, alias: string, version: number): number => {
@@ -80,7 +82,7 @@ export default defineModule(registryContract, (ctx) => {
 
       upload: (input) => ({ upload: input.upload, received: uploads.append(input.upload, input.offset, input.bytes) }),
 
-      push: async (input, ctx) => {
+      push: (input, ctx) => {
         const actor = policy.actor(input.actor, ctx);
         if ((input.bytes === undefined) === (input.upload === undefined)) {
           throw invalidArgument("push needs exactly one of `bytes` (the ONNX file) or `upload` (the id of a chunked upload)");
@@ -100,25 +102,32 @@ export default defineModule(registryContract, (ctx) => {
         const signature = policy.checkPushSignature(digest, input.signature);
         // Blob first (temp, fsync, rename), then the row, in one transaction: a crash between them leaves an
         // unreferenced blob, removed at the next start, never a version without its bytes.
-        const { record, created } = store.addVersion(input.model, {
-          digest,
-          size: bytes.byteLength,
-          createdBy: actor.id,
-          signature,
-          tensors,
-          columns,
-          metrics: input.metrics ?? {},
-          tags: input.tags ?? {},
-          lineage: input.lineage ?? {},
-          baseline: input.baseline ?? null,
-          description: input.description ?? "",
-        }, () => blobs.put(digest, bytes));
+        const { record, created } = store.atomically(() => {
+          const added = store.addVersion(input.model, {
+            digest,
+            size: bytes.byteLength,
+            createdBy: actor.id,
+            signature,
+            tensors,
+            columns,
+            metrics: input.metrics ?? {},
+            tags: input.tags ?? {},
+            lineage: input.lineage ?? {},
+            baseline: input.baseline ?? null,
+            description: input.description ?? "",
+          }, () => blobs.put(digest, bytes));
+          const r = added.record;
+          if (added.created) {
+            outbox.enqueue("version.created", {
+              model: r.name, version: r.version, digest, size: r.size, signed: !!signature, actor: actor.id, at: r.createdAt,
+            });
+          }
+          return added;
+        });
         if (input.upload) uploads.remove(input.upload);
         if (created) {
           log.info({ model: input.model, version: record.version, digest, actor: actor.id }, "version created");
-          await publish("version.created", {
-            model: record.name, version: record.version, digest, size: record.size, signed: !!signature, actor: actor.id, at: record.createdAt,
-          });
+          void outbox.flush();
         }
         return { created, version: record };
       },
@@ -138,50 +147,57 @@ export default defineModule(registryContract, (ctx) => {
         return { digest: input.digest, size, offset, bytes: blobs.readRange(input.digest, offset, length) };
       },
 
-      approve: async (input, ctx) => {
+      approve: (input, ctx) => {
         const actor = policy.actor(input.actor, ctx);
         policy.checkApprover(actor, store.version(input.model, input.version));
-        const { record, changed } = store.approve(input.model, input.version, actor.id, input.reason ?? "");
+        const reason = input.reason ?? "";
+        const { record, changed } = store.atomically(() => {
+          const approved = store.approve(input.model, input.version, actor.id, reason);
+          const r = approved.record;
+          if (approved.changed) {
+            outbox.enqueue("version.approved", { model: r.name, version: r.version, digest: r.digest, actor: actor.id, reason, at: r.approvedAt! });
+          }
+          return approved;
+        });
         if (changed) {
           log.info({ model: input.model, version: input.version, actor: actor.id }, "version approved");
-          await publish("version.approved", {
-            model: record.name, version: record.version, digest: record.digest, actor: actor.id, reason: input.reason ?? "", at: record.approvedAt!,
-          });
+          void outbox.flush();
         }
         return record;
       },
 
       setAlias: (input, ctx) => {
         const actor = policy.actor(input.actor, ctx);
-        const move = store.moveAlias(input.model, input.alias, "set", actor.id, input.reason ?? "", () =>
-          targetFor(input.model, input.alias, input.version),
+        return move(() =>
+          store.moveAlias(input.model, input.alias, "set", actor.id, input.reason ?? "", () => targetFor(input.model, input.alias, input.version)),
         );
-        return announceMove(move);
       },
 
       deleteAlias: (input, ctx) => {
         const actor = policy.actor(input.actor, ctx);
-        const move = store.moveAlias(input.model, input.alias, "delete", actor.id, input.reason ?? "", (current) => {
-          if (current === null) throw notFound(`model "${input.model}" has no alias "${input.alias}"`, { model: input.model, alias: input.alias });
-          return null;
-        });
-        return announceMove(move);
+        return move(() =>
+          store.moveAlias(input.model, input.alias, "delete", actor.id, input.reason ?? "", (current) => {
+            if (current === null) throw notFound(`model "${input.model}" has no alias "${input.alias}"`, { model: input.model, alias: input.alias });
+            return null;
+          }),
+        );
       },
 
       rollbackAlias: (input, ctx) => {
         const actor = policy.actor(input.actor, ctx);
-        const move = store.moveAlias(input.model, input.alias, "rollback", actor.id, input.reason ?? "", () => {
-          const last = store.lastMove(input.model, input.alias);
-          if (!last) throw notFound(`model "${input.model}" has no alias "${input.alias}" and never had one`, { model: input.model, alias: input.alias });
-          if (last.fromVersion === null) {
-            throw conflict(`alias "${input.alias}" pointed at no version before its last move; there is nothing to roll back to`, {
-              model: input.model,
-              alias: input.alias,
-            });
-          }
-          return targetFor(input.model, input.alias, last.fromVersion);
-        });
-        return announceMove(move);
+        return move(() =>
+          store.moveAlias(input.model, input.alias, "rollback", actor.id, input.reason ?? "", () => {
+            const last = store.lastMove(input.model, input.alias);
+            if (!last) throw notFound(`model "${input.model}" has no alias "${input.alias}" and never had one`, { model: input.model, alias: input.alias });
+            if (last.fromVersion === null) {
+              throw conflict(`alias "${input.alias}" pointed at no version before its last move; there is nothing to roll back to`, {
+                model: input.model,
+                alias: input.alias,
+              });
+            }
+            return targetFor(input.model, input.alias, last.fromVersion);
+          }),
+        );
       },
 
       aliasHistory: (input) => ({ history: store.history(input.model, input.alias, input.limit ?? 100) }),
@@ -190,8 +206,11 @@ export default defineModule(registryContract, (ctx) => {
 
       policy: () => policy.describe(),
     },
-    health: () => ({ status: "ok" as const, details: { models: store.listModels().length } }),
-    stop: () => store.close(),
+    health: () => ({ status: "ok" as const, details: { models: store.listModels().length, pendingEvents: outbox.pending() } }),
+    stop: async () => {
+      await outbox.stop();
+      store.close();
+    },
   };
 
   function verify(record: VersionRecord) {

@@ -60,6 +60,9 @@ const MIGRATIONS = [
      BEGIN SELECT RAISE(ABORT, 'alias history is append-only'); END;
    CREATE TRIGGER alias_history_no_delete BEFORE DELETE ON alias_history
      BEGIN SELECT RAISE(ABORT, 'alias history is append-only'); END;`,
+  // The transactional outbox of events (see outbox.ts) and a per-database id for their idempotency keys.
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, payload TEXT NOT NULL);`,
 ];
 
 export interface NewVersion {
@@ -121,6 +124,11 @@ export class RegistryStore {
 
   close() {
     this.db.close();
+  }
+
+  /** Runs `fn` as one immediate transaction (the store's own methods nest inside it as savepoints). */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   /** Runs `sweep` with the referenced digests while holding the write lock, so no push is half-way meanwhile. */
