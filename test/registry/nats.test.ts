@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { downloadArtifact, registryContract } from "../../src/modules/registry/contract";
+import { loadOnnxRuntime } from "../../src/runtime/native/onnxruntime";
 import { sha256Digest } from "../../src/runtime/signing";
 import { startTestProcess, type TestProcess } from "../harness/deployment";
 import { NatsServer } from "../harness/nats-server";
@@ -51,6 +52,12 @@ test("a >1 MB model goes in by chunked upload and comes back by chunked fetch wi
   expect(fetched.byteLength).toBe(bytes.byteLength);
   expect(sha256Digest(fetched)).toBe(resolved.digest);
   expect(Buffer.from(fetched).equals(Buffer.from(bytes))).toBe(true);
+  // The bytes that crossed NATS are a model onnxruntime loads and runs, with the signature the registry read.
+  const ort = await loadOnnxRuntime();
+  const session = await ort.InferenceSession.create(fetched);
+  expect(session.inputNames).toEqual(resolved.tensors.inputs.map((i) => i.name));
+  const out = await session.run({ X: new ort.Tensor("float32", new Float32Array([1, 2, 3, 4]), [1, 4]) });
+  expect(out.variable.dims).toEqual([1, 1]);
 
   await waitFor(() => created.length === 1);
   expect(created[0]).toMatchObject({ model: "big", version: 1, digest: resolved.digest, actor: "alice", signed: false });
