@@ -52,6 +52,8 @@ test("a >1 MB model goes in by chunked upload and comes back by chunked fetch wi
   expect(fetched.byteLength).toBe(bytes.byteLength);
   expect(sha256Digest(fetched)).toBe(resolved.digest);
   expect(Buffer.from(fetched).equals(Buffer.from(bytes))).toBe(true);
+  // Asking for the whole artifact in one message is refused rather than truncated.
+  await expect(client.bus.call(registryContract, "fetchArtifact", { digest: resolved.digest })).rejects.toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
   // The bytes that crossed NATS are a model onnxruntime loads and runs, with the signature the registry read.
   const ort = await loadOnnxRuntime();
   const session = await ort.InferenceSession.create(fetched);

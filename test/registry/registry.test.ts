@@ -89,6 +89,8 @@ describe("approval and aliases", () => {
 
     const resolved = await p.bus.call(registryContract, "resolve", { model: "fraud", ref: "champion" });
     expect(resolved).toMatchObject({ name: "fraud", version, digest: pushed.body.version.digest, approved: true, aliases: ["champion"] });
+    const whole = await p.bus.call(registryContract, "fetchArtifact", { digest: resolved.digest });
+    expect(Buffer.from(whole.bytes).equals(Buffer.from(fixture("test_xgb")))).toBe(true);
     const byRest = await http(url, "GET", "/v1/registry/models/fraud/versions/champion");
     expect(byRest.body.version).toBe(version);
   });

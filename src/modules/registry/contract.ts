@@ -112,7 +112,9 @@ export const registryContract = defineContract({
         strict,
       ),
       output: T.Object({ digest: T.String(), size: T.Integer(), offset: T.Integer(), bytes: T.Uint8Array() }),
-      summary: "A chunk of an artifact's bytes (at most fetchChunkBytes); use downloadArtifact() to get a whole one",
+      summary:
+        "An artifact's bytes: the whole artifact when no offset is given (413 if larger than fetchChunkBytes), else " +
+        "the chunk at offset (at most fetchChunkBytes); downloadArtifact() fetches any size in chunks",
     },
     approve: {
       input: T.Object({ model, version: VersionNumber, reason, actor }, strict),

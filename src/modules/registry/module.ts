@@ -141,6 +141,13 @@ export default defineModule(registryContract, (ctx) => {
       fetchArtifact: (input) => {
         if (!blobs.has(input.digest)) throw notFound(`no artifact with digest ${input.digest}`, { digest: input.digest });
         const size = blobs.size(input.digest);
+        if (input.offset === undefined && size > config.fetchChunkBytes) {
+          // Without an offset the caller expects the whole artifact: never hand it a silently truncated one.
+          throw new CleaveError("PAYLOAD_TOO_LARGE", `artifact ${input.digest} is ${size} bytes, more than one fetch (${config.fetchChunkBytes}, modules.registry.fetchChunkBytes): fetch it in chunks with offset, or use downloadArtifact()`, {
+            size,
+            chunk: config.fetchChunkBytes,
+          });
+        }
         const offset = input.offset ?? 0;
         if (offset > size) throw invalidArgument(`offset ${offset} is past the end of the artifact (${size} bytes)`);
         const length = Math.min(input.length ?? config.fetchChunkBytes, config.fetchChunkBytes);
