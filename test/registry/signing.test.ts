@@ -71,6 +71,12 @@ describe("signatures required", () => {
     expect(v.body.digestMatches).toBe(false);
     expect(v.body.actualDigest).toBe(sha256Digest(evil));
     expect(v.body.problems[0]).toContain("it was modified");
+
+    // Pushing the genuine bytes again (to another model) replaces the modified blob instead of sharing it.
+    const again = await push(p.url!, "tamper-copy", bytes, { signature: sign(bytes) });
+    expect(again.status).toBe(201);
+    const healed = await http(p.url!, "POST", `/v1/registry/models/tamper/versions/${r.body.version.version}/verify`);
+    expect(healed.body).toMatchObject({ ok: true, digestMatches: true });
   });
 
   test("oversized upload → 413 naming the limit; nothing stored", async () => {
@@ -79,8 +85,9 @@ describe("signatures required", () => {
     expect(r.status).toBe(413);
     expect(r.body.error).toContain("modules.registry.maxArtifactBytes");
     expect((await http(p.url!, "GET", "/v1/registry/models/huge")).status).toBe(404);
-    const blobs = readdirSync(join(p.dataDir, "registry", "blobs", "sha256"));
-    expect(blobs.length).toBe(2); // the two signed pushes above, nothing of the refused one
+    const root = join(p.dataDir, "registry", "blobs", "sha256");
+    const blobs = readdirSync(root).flatMap((prefix) => readdirSync(join(root, prefix)));
+    expect(blobs.length).toBe(2); // the two distinct signed artifacts above, nothing of the refused one
   });
 
   test("policy reports the trusted keys for loaders", async () => {

@@ -27,10 +27,13 @@ export class BlobStore {
     return existsSync(this.pathOf(digest));
   }
 
-  /** Stores bytes whose digest the caller computed; a blob already present is left as is. */
+  /**
+   * Stores bytes whose digest the caller computed. A blob already present is kept only if it still hashes to its
+   * digest: a modified copy is replaced rather than silently shared with a new version.
+   */
   put(digest: string, bytes: Uint8Array): void {
     const final = this.pathOf(digest);
-    if (existsSync(final) && statSync(final).size === bytes.byteLength) return;
+    if (this.actualDigest(digest) === digest) return;
     const dir = join(final, "..");
     mkdirSync(dir, { recursive: true });
     const temp = join(this.tmp, randomUUID());
