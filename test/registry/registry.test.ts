@@ -202,6 +202,15 @@ describe("bad input", () => {
     expect(version.status).toBe(400);
   });
 
+  test("push naming an unknown upload → 404; a JSON push without upload → 400", async () => {
+    const unknown = await http(url, "POST", "/v1/registry/models/m/versions", { json: { upload: "never-sent-1" } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toContain('no upload "never-sent-1"');
+    const neither = await http(url, "POST", "/v1/registry/models/m/versions", { json: { metrics: { auc: 1 } } });
+    expect(neither.status).toBe(400);
+    expect(neither.body.error).toContain("exactly one of");
+  });
+
   test("bad metadata header → 400", async () => {
     const r = await http(url, "POST", "/v1/registry/models/m/versions", {
       raw: fixture("test_xgb"),
