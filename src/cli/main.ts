@@ -6,6 +6,7 @@ import { flushLogs } from "../runtime/log";
 import { VERSION } from "../runtime/version";
 import { serveCommand } from "./serve";
 import { upCommand } from "./up";
+import { modelsCommand } from "./models";
 import { CliError, fail } from "./args";
 
 const HELP = `cleave ${VERSION} — ingestion, features, ONNX inference, decisions, registry and monitoring in one binary
@@ -21,6 +22,7 @@ Usage:
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   up: upCommand,
+  models: modelsCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
