@@ -2,7 +2,6 @@
 /**
  * The `cleave` command. With no arguments it runs the embedded default (the monolith config built into the binary).
  */
-import { flushLogs } from "../runtime/log";
 import { VERSION } from "../runtime/version";
 import { serveCommand } from "./serve";
 import { upCommand } from "./up";
@@ -42,7 +41,6 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const exit = (code: number) => {
-  flushLogs();
   process.exit(code);
 };
 

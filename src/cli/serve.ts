@@ -1,7 +1,6 @@
 /** `cleave serve`: run some or all modules of a deployment in this process until SIGINT/SIGTERM. */
 import { builtinModules } from "../modules/catalog";
 import { startProcess } from "../runtime/host";
-import { flushLogs } from "../runtime/log";
 import { loadDeployment, loadEmbeddedDefault } from "../runtime/plugins";
 import { CliError, parse } from "./args";
 
@@ -41,8 +40,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const shutdown = async (signal: string) => {
     running.log.info({ signal }, "signal received");
     await running.stop();
-    flushLogs();
-    process.exit(0);
+      process.exit(0);
   };
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));

@@ -35,26 +35,10 @@ export interface LogOptions {
   destination?: pino.DestinationStream;
 }
 
-/** Asynchronous stdout destinations, flushed synchronously at exit so the last lines (e.g. "stopped") survive. */
-const destinations = new Set<{ flushSync(): void }>();
-
-export function flushLogs(): void {
-  for (const d of destinations) {
-    try {
-      d.flushSync();
-    } catch {
-      // A destination that is not ready (nothing written yet) has nothing to flush.
-    }
-  }
-}
-
 export function createLogger(opts: LogOptions): Logger {
-  let destination = opts.destination;
-  if (!destination) {
-    const stdout = pino.destination({ fd: 1, sync: false });
-    destinations.add(stdout);
-    destination = stdout;
-  }
+  // Synchronous writes: Cleave logs little on its hot paths (per-request lines are debug level), and an
+  // asynchronous buffer lost the last lines of processes that exit right after logging them.
+  const destination = opts.destination ?? pino.destination({ fd: 1, sync: true });
   return pino(
     {
       level: opts.level,

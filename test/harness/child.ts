@@ -31,9 +31,14 @@ export class Child {
       cwd: opts.cwd,
       env: opts.env ?? { ...process.env },
     });
-    void this.collect(this.proc.stdout, (s) => (this.out += s));
-    void this.collect(this.proc.stderr, (s) => (this.err += s));
+    this.drained = Promise.all([
+      this.collect(this.proc.stdout, (s) => (this.out += s)),
+      this.collect(this.proc.stderr, (s) => (this.err += s)),
+    ]).then(() => {});
   }
+
+  /** Resolves once both output streams are read to their end (after exit, the pipes may still hold data). */
+  private readonly drained: Promise<void>;
 
   private async collect(stream: ReadableStream<Uint8Array>, add: (s: string) => void) {
     const decoder = new TextDecoder();
@@ -65,11 +70,14 @@ export class Child {
     const timer = setTimeout(() => this.proc.kill("SIGKILL"), timeoutMs);
     const code = await this.proc.exited;
     clearTimeout(timer);
+    await this.drained;
     return code;
   }
 
   async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number> {
     this.proc.kill(signal);
-    return this.proc.exited;
+    const code = await this.proc.exited;
+    await this.drained;
+    return code;
   }
 }

@@ -98,6 +98,7 @@ describe("faults over NATS with real processes", () => {
     await nats.kill("SIGKILL");
     const { err } = await callError(gateway.bus.call("probe", "echo", { text: "x" }, { timeoutMs: 500 }));
     expect(["UNAVAILABLE", "DEADLINE_EXCEEDED"]).toContain(err.code);
+    for (let i = 0; i < 100 && gateway.bus.transport.connected(); i++) await Bun.sleep(20);
     expect(gateway.bus.transport.connected()).toBe(false);
 
     await nats.restart();
