@@ -238,7 +238,8 @@ function compileCondition(node: unknown, path: string, ctx: CompileCtx): Matcher
     if (Object.keys(node).length !== 1) ctx.bad(path, `"not" must be the only key of its condition`);
     const inner = compileCondition(node.not, `${path}.not`, ctx);
     if (!inner) return null;
-    return (input) => (inner(input) === null ? `not (${describe(node.not)})` : null);
+    const text = `not ${describe(node.not)}`;
+    return (input) => (inner(input) === null ? text : null);
   }
   return compileLeaf(node, path, ctx);
 }
@@ -340,6 +341,16 @@ function compileOp(op: string, arg: unknown, path: string, ctx: CompileCtx): ((v
   return null;
 }
 
+/** A condition as text, for reasons about conditions that did NOT hold (`not`). Only called on valid nodes. */
 function describe(node: unknown): string {
-  return JSON.stringify(node).replaceAll('"', "");
+  const n = node as Record<string, any>;
+  if (n.all) return `(${n.all.map(describe).join(" and ")})`;
+  if (n.any) return `(${n.any.map(describe).join(" or ")})`;
+  if (n.not) return `not ${describe(n.not)}`;
+  const [label, ops] = n.score ? ["score", n.score] : "feature" in n ? [`feature ${n.feature}`, n] : [`field ${n.field}`, n];
+  const words: Record<string, string> = { ...NUMERIC_OPS, eq: "=", ne: "≠", in: "in", notIn: "not in", inList: "in list", notInList: "not in list" };
+  const parts = Object.entries(ops as Record<string, unknown>)
+    .filter(([op]) => op in words)
+    .map(([op, arg]) => `${words[op]} ${typeof arg === "string" && op.endsWith("List") ? arg : JSON.stringify(arg)}`);
+  return `${label} ${parts.join(", ")}`;
 }
