@@ -4,6 +4,7 @@
  */
 import { VERSION } from "../runtime/version";
 import { serveCommand } from "./serve";
+import { trainCommand } from "./train";
 import { upCommand } from "./up";
 import { CliError, fail } from "./args";
 
@@ -20,6 +21,7 @@ Usage:
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   up: upCommand,
+  train: trainCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
