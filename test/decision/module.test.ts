@@ -170,3 +170,23 @@ describe("decision module start-up", () => {
     await expect(start).rejects.toThrow('rule "z" at config (inline): rules.0.when.feature: unknown feature "card.zscore"; known features: card.count_1h');
   });
 });
+
+describe("rules file watch", () => {
+  test("with watchRulesFile, an edited file is picked up; a broken edit is refused and the current set stays", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "cleave-watch-")), "rules.yaml");
+    writeFileSync(file, rulesV1);
+    const p = await startTestProcess({ placement: "inprocess", modules: { decision: { rulesFile: file, watchRulesFile: true } } });
+    const version = async () => ((await (await fetch(`${p.url}/v1/decision/rules`)).json()) as { version: string }).version;
+    try {
+      expect(await version()).toBe("v1");
+      writeFileSync(file, rulesV1.replace("version: v1", "version: v2"));
+      for (let i = 0; i < 100 && (await version()) !== "v2"; i++) await Bun.sleep(20);
+      expect(await version()).toBe("v2");
+      writeFileSync(file, rulesV1.replace("version: v1", "version: v3").replace("card.count_1h", "card.count_2h"));
+      await Bun.sleep(400);
+      expect(await version()).toBe("v2");
+    } finally {
+      await p.close();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 /** The decision module's implementation, started by the runtime in whichever process the config places it. */
 import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { defineModule } from "../../runtime/contract";
 import { CleaveError, invalidArgument, notFound } from "../../runtime/errors";
 import { ping } from "../../runtime/ping";
@@ -91,7 +91,10 @@ export default defineModule(decisionContract, (ctx) => {
     let watcher: FSWatcher | undefined;
     if (config.watchRulesFile && rulesFile) {
       let debounce: ReturnType<typeof setTimeout> | undefined;
-      watcher = watch(rulesFile, () => {
+      // Watch the directory, not the file: editors save by writing a new file and renaming it over the old one.
+      const name = basename(rulesFile);
+      watcher = watch(dirname(rulesFile), (_, changed) => {
+        if (changed !== name) return;
         clearTimeout(debounce);
         debounce = setTimeout(async () => {
           try {
