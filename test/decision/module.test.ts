@@ -3,7 +3,7 @@
  * 404s, bad input, events, and rule reloads (by API and from the file) with a bad rule set refused.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decisionContract, type DecisionEvent } from "../../src/modules/decision/contract";
@@ -185,6 +185,11 @@ describe("rules file watch", () => {
       writeFileSync(file, rulesV1.replace("version: v1", "version: v3").replace("card.count_1h", "card.count_2h"));
       await Bun.sleep(400);
       expect(await version()).toBe("v2");
+      // Editors save by writing a new file and renaming it over the old one.
+      writeFileSync(`${file}.tmp`, rulesV1.replace("version: v1", "version: v4"));
+      renameSync(`${file}.tmp`, file);
+      for (let i = 0; i < 100 && (await version()) !== "v4"; i++) await Bun.sleep(20);
+      expect(await version()).toBe("v4");
     } finally {
       await p.close();
     }

@@ -86,7 +86,7 @@ describe("first-match policy", () => {
       known,
     );
     const hit = r.evaluate({ transaction: tx({ amount: 900, country: "BR" }), score: 0, features: { "card.new_country": 0, "card.new_device": true } });
-    expect(hit.reasons).toEqual(['ato: feature card.new_device = true = 1 and field amount = 900 ≥ 500, < 10000 and not field country in ["FR"]']);
+    expect(hit.reasons).toEqual(['ato: feature card.new_device = true and field amount = 900 ≥ 500, < 10000 and not field country in ["FR"]']);
     expect(r.evaluate({ transaction: tx({ amount: 900, country: "FR" }), score: 0, features: { "card.new_device": 1 } }).decision).toBe("approve");
   });
 });

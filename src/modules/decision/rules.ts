@@ -294,9 +294,9 @@ function compileLeaf(node: Record<string, unknown>, path: string, ctx: CompileCt
     for (let i = 0; i < checks.length; i++) {
       const part = checks[i](v);
       if (part === null) return null;
-      out = i === 0 ? part : `${out}, ${part}`;
+      if (part !== "") out = out === "" ? ` ${part}` : `${out}, ${part}`;
     }
-    return `${label} = ${show(v)} ${out}`;
+    return `${label} = ${show(v)}${out}`;
   };
 }
 
@@ -314,9 +314,10 @@ function compileOp(op: string, arg: unknown, path: string, ctx: CompileCtx): ((v
   }
   if (op === "eq" || op === "ne") {
     if (!isScalar(arg)) return void ctx.bad(path, `${op} needs a string, number or boolean`), null;
-    const text = `${op === "eq" ? "=" : "≠"} ${show(arg)}`;
     const equal = (v: Scalar | undefined) => v === arg || (typeof arg === "number" && asNumber(v) === arg);
-    return op === "eq" ? (v) => (equal(v) ? text : null) : (v) => (equal(v) ? null : text);
+    // "x = 1" already says it all for eq; the empty part adds nothing to the reason.
+    const text = `≠ ${show(arg)}`;
+    return op === "eq" ? (v) => (equal(v) ? "" : null) : (v) => (equal(v) ? null : text);
   }
   if (op === "in" || op === "notIn" || op === "inList" || op === "notInList") {
     let set: Set<string | number | boolean> | undefined;
