@@ -70,6 +70,26 @@ describe("audit group commit", () => {
   });
 });
 
+describe("audit backlog", () => {
+  test("when records cannot be committed fast enough, decide answers 503 rather than deciding unaudited", async () => {
+    // A backlog is made by never committing (huge interval and batch); maxPending caps it.
+    const p = await startTestProcess({
+      placement: "inprocess",
+      modules: { decision: { audit: { flushIntervalMs: 600_000, batchSize: 1_000_000, maxPending: 5 } } },
+    });
+    const post = () =>
+      fetch(`${p.url}/v1/decide`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(input(1)) });
+    for (let i = 0; i < 5; i++) expect((await post()).status).toBe(200);
+    const refused = await post();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(((await refused.json()) as { error: string }).error).toContain("audit trail is not keeping up");
+    const ready = (await (await fetch(`${p.url}/readyz`)).json()) as { modules: Record<string, { status: string }> };
+    expect(ready.modules.decision.status).toBe("degraded");
+    await p.close();
+  });
+});
+
 describe("audit retention", () => {
   const entry = (id: string, at: number): AuditEntry => ({
     id, at, decision: "review", score: 0.7, modelName: "fraud", modelVersion: "1", ruleSetVersion: "v1",
@@ -79,7 +99,7 @@ describe("audit retention", () => {
   test("records older than retentionDays are deleted at start, with their overrides; recent ones stay", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "cleave-audit-"));
     mkdirSync(join(dataDir, "decision"));
-    const store = new AuditStore(join(dataDir, "decision", "decisions.sqlite"), { flushIntervalMs: 5, batchSize: 10, synchronous: "NORMAL" }, createLogger({ level: "silent", name: "t" }));
+    const store = new AuditStore(join(dataDir, "decision", "decisions.sqlite"), { flushIntervalMs: 5, batchSize: 10, synchronous: "NORMAL", maxPending: 1000 }, createLogger({ level: "silent", name: "t" }));
     const now = Date.now();
     store.record(entry("old", now - 10 * 86_400_000));
     store.record(entry("recent", now - 86_400_000));

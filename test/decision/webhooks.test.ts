@@ -3,6 +3,10 @@
  * always fails (dead letter after maxAttempts) and one that hangs (bounded by the timeout, never slowing decisions).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Database from "better-sqlite3";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { decisionContract } from "../../src/modules/decision/contract";
 import { startTestProcess, type TestProcess } from "../harness/deployment";
 
@@ -120,5 +124,30 @@ describe("decision webhooks", () => {
   test("dead-letters route: a bad limit is a 400", async () => {
     expect((await fetch(`${p.url}/v1/decision/dead-letters?limit=0`)).status).toBe(400);
     expect((await fetch(`${p.url}/v1/decision/dead-letters?limit=abc`)).status).toBe(400);
+  });
+});
+
+describe("webhooks at shutdown", () => {
+  test("a delivery stuck on a hanging receiver does not hold up stop(), and is dead-lettered", async () => {
+    const hanging = receiver(() => "hang");
+    const dataDir = mkdtempSync(join(tmpdir(), "cleave-hooks-"));
+    const p = await startTestProcess({
+      placement: "inprocess",
+      dataDir,
+      modules: { decision: { webhooks: [{ url: hanging.url, events: ["decision.made"], timeoutMs: 60_000 }] } },
+    });
+    const out = await decide(p, 0.1, "tx-shutdown");
+    await until(() => hanging.attempts.has(out.decisionId));
+    const started = performance.now();
+    await p.close();
+    expect(performance.now() - started).toBeLessThan(5000);
+    hanging.stop();
+    const db = new Database(join(dataDir, "decision", "decisions.sqlite"), { readonly: true });
+    const rows = db.prepare("SELECT url, event, error FROM dead_letters").all() as { url: string; event: string; error: string }[];
+    db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ url: hanging.url, event: "decision.made" });
+    expect(rows[0].error).toStartWith("not delivered before shutdown");
   });
 });

@@ -36,6 +36,7 @@ export interface AuditOptions {
   flushIntervalMs: number;
   batchSize: number;
   synchronous: "NORMAL" | "FULL";
+  maxPending: number;
 }
 
 export interface DeadLetter {
@@ -101,6 +102,11 @@ export class AuditStore {
       deadLetters: this.db.prepare("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?"),
       count: this.db.prepare("SELECT count(*) AS n FROM decisions"),
     };
+  }
+
+  /** True while commits keep failing and the backlog has reached maxPending: no decision should go unrecorded. */
+  get saturated(): boolean {
+    return this.buffer.length >= this.opts.maxPending;
   }
 
   /** Buffers one decision; it reaches the file at the next group commit. */

@@ -110,6 +110,11 @@ const Audit = T.Object(
     flushIntervalMs: T.Integer({ minimum: 1, default: 5, description: "group-commit period: the durability window" }),
     batchSize: T.Integer({ minimum: 1, default: 512, description: "flush early when this many records are buffered" }),
     synchronous: T.Union([T.Literal("NORMAL"), T.Literal("FULL")], { default: "NORMAL" }),
+    maxPending: T.Integer({
+      minimum: 1,
+      default: 100_000,
+      description: "records waiting for a commit (e.g. disk full) beyond which decide answers 503 instead of deciding unaudited",
+    }),
     retentionDays: T.Number({ exclusiveMinimum: 0, default: 90 }),
     retentionCheckIntervalMs: T.Integer({ minimum: 1000, default: 3_600_000 }),
   },

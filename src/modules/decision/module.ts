@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { defineModule } from "../../runtime/contract";
-import { CleaveError, invalidArgument, notFound } from "../../runtime/errors";
+import { CleaveError, invalidArgument, notFound, unavailable } from "../../runtime/errors";
 import { ping } from "../../runtime/ping";
 // @ts-ignore: a text import embeds the example rule set in the binary; it is the default when none is configured.
 import defaultRulesText from "../../../configs/rules/fraud-rules.yaml" with { type: "text" };
@@ -118,6 +118,11 @@ export default defineModule(decisionContract, (ctx) => {
       handlers: {
         ping: ping("decision"),
         decide(input, call) {
+          if (audit.saturated) {
+            throw unavailable(`the audit trail is not keeping up (${audit.pending} records waiting to be written); retry later`, {
+              retryAfterSeconds: 1,
+            });
+          }
           const started = performance.now();
           const l = current; // one rule set for the whole decision, even if a reload lands meanwhile
           const ev = l.ruleSet.evaluate(input);
@@ -193,7 +198,7 @@ export default defineModule(decisionContract, (ctx) => {
         deadLetters: ({ limit }) => audit.deadLetters(limit ?? 100),
       },
       health: () => ({
-        status: "ok" as const,
+        status: audit.saturated ? ("degraded" as const) : ("ok" as const),
         details: { ruleSetVersion: current.ruleSet.version, auditPending: audit.pending, webhookPending: webhooks.pending },
       }),
       async stop() {
