@@ -180,7 +180,22 @@ export function simulate(opts: SimOptions): SimTransaction[] {
     }
   }
 
-  const legit = Math.max(0, total - out.length);
+  // Legitimate look-alikes keep the problem honest: commuters tapping small transit fares several times an hour
+  // (like card testing, but on the card's own device) and occasional large purchases at home (like a takeover's
+  // amount, without the new country and device).
+  let legit = Math.max(0, total - out.length);
+  const transit = merchants.map((m, i) => (m.mcc === "4111" ? i : -1)).filter((i) => i >= 0);
+  const commutes = Math.round((legit * 0.01) / 4.5);
+  for (let i = 0; i < commutes && legit > 0; i++) {
+    const card = weighted(cards, cardWeights);
+    const m = merchants[transit.length ? pick(transit) : Math.floor(r() * nMerchants)];
+    let t = randomTime();
+    const n = Math.min(legit, 3 + Math.floor(r() * 4));
+    for (let k = 0; k < n; k++, legit--) {
+      t += 60_000 + Math.floor(r() * 600_000);
+      emit(t, card, m, 1 + r() * 3, card.home, pick(card.devices), "legit");
+    }
+  }
   for (let i = 0; i < legit; i++) {
     const card = weighted(cards, cardWeights);
     const travelling = r() < 0.02;
@@ -189,7 +204,7 @@ export function simulate(opts: SimOptions): SimTransaction[] {
     const mi = !travelling && r() < 0.75 ? pick(card.favourites) : local.length ? pick(local) : Math.floor(r() * nMerchants);
     const m = merchants[mi];
     const device = r() < 0.03 ? newDevice() : pick(card.devices);
-    const amount = card.median * Math.exp(normal() * 0.6) * m.scale;
+    const amount = card.median * Math.exp(normal() * 0.6) * m.scale * (r() < 0.005 ? 4 + r() * 8 : 1);
     emit(randomTime(), card, m, amount, travelling ? country : m.online ? card.home : m.country, device, "legit");
   }
 
