@@ -96,12 +96,14 @@ describe("audit retention", () => {
     rulesFired: [], reasons: [], transaction: { id }, features: {}, latencyUs: 5, caller: null, traceId: "t",
   });
 
-  test("records older than retentionDays are deleted at start, with their overrides; recent ones stay", async () => {
+  test("records older than retentionDays are deleted at start (in slices), with their overrides; recent ones stay", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "cleave-audit-"));
     mkdirSync(join(dataDir, "decision"));
     const store = new AuditStore(join(dataDir, "decision", "decisions.sqlite"), { flushIntervalMs: 5, batchSize: 10, synchronous: "NORMAL", maxPending: 1000 }, createLogger({ level: "silent", name: "t" }));
     const now = Date.now();
     store.record(entry("old", now - 10 * 86_400_000));
+    // More than one purge slice (5000), so the sliced deletion must loop.
+    for (let i = 0; i < 12_000; i++) store.record(entry(`old-${i}`, now - 20 * 86_400_000 + i));
     store.record(entry("recent", now - 86_400_000));
     expect(store.override("old", "block", "fraud confirmed", "ana")).toBe(true);
     store.close();
@@ -112,6 +114,7 @@ describe("audit retention", () => {
     await p.close();
     const db = new Database(join(dataDir, "decision", "decisions.sqlite"), { readonly: true });
     expect((db.prepare("SELECT count(*) AS n FROM overrides").get() as { n: number }).n).toBe(0);
+    expect((db.prepare("SELECT count(*) AS n FROM decisions").get() as { n: number }).n).toBe(1);
     db.close();
     rmSync(dataDir, { recursive: true, force: true });
   });

@@ -167,7 +167,7 @@ describe("decision module start-up", () => {
         },
       },
     });
-    await expect(start).rejects.toThrow('rule "z" at config (inline): rules.0.when.feature: unknown feature "card.zscore"; known features: card.count_1h');
+    await expect(start).rejects.toThrow('rule "z" at modules.decision.rules: rules.0.when.feature: unknown feature "card.zscore"; known features: card.count_1h');
   });
 });
 

@@ -96,7 +96,7 @@ export class AuditStore {
       get: this.db.prepare("SELECT * FROM decisions WHERE id = ?"),
       overrides: this.db.prepare("SELECT decision, reason, analyst, at FROM overrides WHERE decision_id = ? ORDER BY seq"),
       addOverride: this.db.prepare("INSERT INTO overrides (decision_id, decision, reason, analyst, at) VALUES (?,?,?,?,?)"),
-      purgeDecisions: this.db.prepare("DELETE FROM decisions WHERE at < ?"),
+      purgeDecisions: this.db.prepare("DELETE FROM decisions WHERE id IN (SELECT id FROM decisions WHERE at < ? ORDER BY at LIMIT ?)"),
       purgeDeadLetters: this.db.prepare("DELETE FROM dead_letters WHERE at < ?"),
       addDeadLetter: this.db.prepare("INSERT INTO dead_letters (url, event, payload, attempts, error, at) VALUES (?,?,?,?,?,?)"),
       deadLetters: this.db.prepare("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?"),
@@ -176,10 +176,11 @@ export class AuditStore {
     return true;
   }
 
-  /** Retention: deletes decisions (with their overrides) and dead letters older than the cutoff. */
-  purgeOlderThan(cutoffMs: number): number {
+  /** Retention: deletes up to `limit` decisions (with their overrides) older than the cutoff, and old dead letters. */
+  purgeOlderThan(cutoffMs: number, limit: number): number {
+    if (this.closed) return 0;
     this.flush();
-    const deleted = this.stmts.purgeDecisions.run(cutoffMs).changes;
+    const deleted = this.stmts.purgeDecisions.run(cutoffMs, limit).changes;
     this.stmts.purgeDeadLetters.run(cutoffMs);
     return deleted;
   }

@@ -13,6 +13,7 @@ import { compileRuleSet, parseRuleSetText, RuleSet, RuleSetError } from "./rules
 import { WebhookDispatcher } from "./webhooks";
 
 const DAY_MS = 86_400_000;
+const PURGE_SLICE = 5000;
 
 interface Loaded {
   ruleSet: RuleSet;
@@ -37,8 +38,8 @@ export default defineModule(decisionContract, (ctx) => {
       });
       return { raw: parseRuleSetText(text), source: rulesFile };
     }
-    if (typeof config.rules === "string") return { raw: parseRuleSetText(config.rules), source: "config (inline)" };
-    if (config.rules !== undefined) return { raw: config.rules, source: "config (inline)" };
+    if (typeof config.rules === "string") return { raw: parseRuleSetText(config.rules), source: "modules.decision.rules" };
+    if (config.rules !== undefined) return { raw: config.rules, source: "modules.decision.rules" };
     return { raw: parseRuleSetText(defaultRulesText as string), source: "built-in configs/rules/fraud-rules.yaml" };
   };
 
@@ -69,16 +70,30 @@ export default defineModule(decisionContract, (ctx) => {
     const audit = new AuditStore(join(ctx.dataDir, "decisions.sqlite"), config.audit, log);
     const webhooks = new WebhookDispatcher(config.webhooks, config.webhookQueueLimit, (...args) => audit.addDeadLetter(...args), log);
 
-    const purge = () => {
+    // Deletes in slices, yielding between them, so that a large purge never stalls decisions for long.
+    let purging = false;
+    let stopped = false;
+    const purge = async () => {
+      if (purging) return;
+      purging = true;
       try {
-        const deleted = audit.purgeOlderThan(Date.now() - config.audit.retentionDays * DAY_MS);
-        if (deleted) log.info({ deleted, retentionDays: config.audit.retentionDays }, "audit retention purge");
+        const cutoff = Date.now() - config.audit.retentionDays * DAY_MS;
+        let total = 0;
+        let slice = PURGE_SLICE;
+        while (slice === PURGE_SLICE && !stopped) {
+          slice = audit.purgeOlderThan(cutoff, PURGE_SLICE);
+          total += slice;
+          await new Promise((r) => setImmediate(r));
+        }
+        if (total) log.info({ deleted: total, retentionDays: config.audit.retentionDays }, "audit retention purge");
       } catch (err) {
         log.error({ err }, "audit retention purge failed");
+      } finally {
+        purging = false;
       }
     };
-    purge();
-    const retention = setInterval(purge, config.audit.retentionCheckIntervalMs);
+    await purge();
+    const retention = setInterval(() => void purge(), config.audit.retentionCheckIntervalMs);
     retention.unref?.();
 
     const swap = (next: Loaded) => {
@@ -202,6 +217,7 @@ export default defineModule(decisionContract, (ctx) => {
         details: { ruleSetVersion: current.ruleSet.version, auditPending: audit.pending, webhookPending: webhooks.pending },
       }),
       async stop() {
+        stopped = true;
         clearInterval(retention);
         watcher?.close();
         await webhooks.close();
