@@ -70,6 +70,20 @@ describe("audit group commit", () => {
   });
 });
 
+describe("audit snapshot", () => {
+  test("the record holds the input as decided, even if an in-process caller changes its objects afterwards", async () => {
+    const p = await startTestProcess({ placement: "inprocess", modules: { decision: { audit: { flushIntervalMs: 600_000 } } } });
+    const body = input(7);
+    const out = await p.bus.call(decisionContract, "decide", body);
+    body.transaction.amount = 999_999;
+    body.features["card.count_1h"] = 1234;
+    const rec = await p.bus.call(decisionContract, "getDecision", { id: out.decisionId });
+    expect(rec.transaction.amount).toBe(17);
+    expect(rec.features["card.count_1h"]).toBe(7);
+    await p.close();
+  });
+});
+
 describe("audit backlog", () => {
   test("when records cannot be committed fast enough, decide answers 503 rather than deciding unaudited", async () => {
     // A backlog is made by never committing (huge interval and batch); maxPending caps it.

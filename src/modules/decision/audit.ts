@@ -32,6 +32,9 @@ export interface AuditEntry {
   traceId: string;
 }
 
+/** A decision as the insert statement's parameters, in column order. */
+type Row = [string, number, string, number, string, string, string, string, string, string, string, number, string | null, string];
+
 export interface AuditOptions {
   flushIntervalMs: number;
   batchSize: number;
@@ -69,10 +72,10 @@ const MIGRATIONS = [
 
 export class AuditStore {
   private readonly db: Db;
-  private buffer: AuditEntry[] = [];
+  private buffer: Row[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
-  private readonly insertMany: (entries: AuditEntry[]) => void;
+  private readonly insertMany: (rows: Row[]) => void;
   private readonly stmts;
 
   constructor(
@@ -85,12 +88,8 @@ export class AuditStore {
       `INSERT INTO decisions (id, at, decision, score, model_name, model_version, rule_set_version, rules_fired,
          reasons, tx, features, latency_us, caller, trace_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
     );
-    this.insertMany = this.db.transaction((entries: AuditEntry[]) => {
-      for (const e of entries) {
-        insert.run(e.id, e.at, e.decision, e.score, e.modelName, e.modelVersion, e.ruleSetVersion,
-          JSON.stringify(e.rulesFired), JSON.stringify(e.reasons), JSON.stringify(e.transaction),
-          JSON.stringify(e.features), e.latencyUs, e.caller, e.traceId);
-      }
+    this.insertMany = this.db.transaction((rows: Row[]) => {
+      for (const row of rows) insert.run(row);
     });
     this.stmts = {
       get: this.db.prepare("SELECT * FROM decisions WHERE id = ?"),
@@ -112,7 +111,11 @@ export class AuditStore {
   /** Buffers one decision; it reaches the file at the next group commit. */
   record(entry: AuditEntry): void {
     if (this.closed) throw new Error("audit store is closed");
-    this.buffer.push(entry);
+    const e = entry;
+    // Encoded now, not at commit time: an in-process caller may reuse or change its objects once answered.
+    this.buffer.push([e.id, e.at, e.decision, e.score, e.modelName, e.modelVersion, e.ruleSetVersion,
+      JSON.stringify(e.rulesFired), JSON.stringify(e.reasons), JSON.stringify(e.transaction),
+      JSON.stringify(e.features), e.latencyUs, e.caller, e.traceId]);
     if (this.buffer.length >= this.opts.batchSize) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
   }
