@@ -4,6 +4,7 @@
  */
 import { VERSION } from "../runtime/version";
 import { serveCommand } from "./serve";
+import { trainCommand } from "./train";
 import { upCommand } from "./up";
 import { modelsCommand } from "./models";
 import { CliError, fail } from "./args";
@@ -14,6 +15,10 @@ Usage:
   cleave [serve] [--config FILE] [--modules a,b] [--http-port N | --no-http] [--name NAME]
         run modules of a deployment in this process (default: the embedded monolith config)
   cleave up --config FILE      start a whole split topology locally (children + nats-server); Ctrl-C stops it
+  cleave models <push|list|show|approve|alias|rollback|history|verify|keygen> …
+                               the model registry of a running deployment (cleave models help)
+  cleave train --seed N --out model.onnx
+                               train the demo fraud model on simulated transactions
   cleave --version             print the version
   cleave help                  this text
 `;
@@ -22,6 +27,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   up: upCommand,
   models: modelsCommand,
+  train: trainCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -11,6 +11,7 @@ import { unavailable } from "../errors";
 export const H_SPILL = "Cleave-Spill";
 /** Room left for headers and protocol framing under max_payload. */
 const HEADROOM = 16 * 1024;
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 export class Spill {
   private store?: Promise<ObjectStore>;
@@ -22,7 +23,8 @@ export class Spill {
 
   /** Whether `size` bytes fit in one NATS message on this server. */
   fits(size: number): boolean {
-    return size <= this.nc.info!.max_payload - HEADROOM;
+    // While reconnecting the client has no server info: assume NATS's default limit until it is back.
+    return size <= (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADROOM;
   }
 
   private open(): Promise<ObjectStore> {

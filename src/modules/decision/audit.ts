@@ -1,0 +1,216 @@
+/**
+ * The audit trail: every decision, its inputs and why, in the module's own SQLite file.
+ *
+ * Group commit: `record` only appends to an in-memory buffer; the buffer is written in ONE transaction every
+ * `flushIntervalMs` (or as soon as `batchSize` records wait), and on stop. The hot path therefore never waits for
+ * a disk write, and the cost of a commit (an fsync with synchronous=FULL) is shared by the whole batch.
+ * Durability window: a process crash loses at most the records buffered since the last flush (≤ flushIntervalMs of
+ * decisions, at most batchSize). With synchronous=NORMAL (default, WAL) committed batches also survive a process
+ * crash but the last batches before an OS crash or power loss may be lost; synchronous=FULL fsyncs each batch.
+ */
+import type { Db } from "../../runtime/native/sqlite";
+import { openDatabase } from "../../runtime/native/sqlite";
+import type { Logger } from "../../runtime/log";
+import type { DecisionRecord, Outcome, RuleFired } from "./contract";
+
+type Scalar = string | number | boolean | null;
+
+export interface AuditEntry {
+  id: string;
+  at: number;
+  decision: Outcome;
+  score: number;
+  modelName: string;
+  modelVersion: string;
+  ruleSetVersion: string;
+  rulesFired: RuleFired[];
+  reasons: string[];
+  transaction: Record<string, Scalar>;
+  features: Record<string, Scalar>;
+  latencyUs: number;
+  caller: string | null;
+  traceId: string;
+}
+
+/** A decision as the insert statement's parameters, in column order. */
+type Row = [string, number, string, number, string, string, string, string, string, string, string, number, string | null, string];
+
+export interface AuditOptions {
+  flushIntervalMs: number;
+  batchSize: number;
+  synchronous: "NORMAL" | "FULL";
+  maxPending: number;
+}
+
+export interface DeadLetter {
+  id: number;
+  url: string;
+  event: string;
+  payload: unknown;
+  attempts: number;
+  error: string;
+  at: string;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE decisions (
+     id TEXT PRIMARY KEY, at INTEGER NOT NULL, decision TEXT NOT NULL, score REAL NOT NULL,
+     model_name TEXT NOT NULL, model_version TEXT NOT NULL, rule_set_version TEXT NOT NULL,
+     rules_fired TEXT NOT NULL, reasons TEXT NOT NULL, tx TEXT NOT NULL, features TEXT NOT NULL,
+     latency_us REAL NOT NULL, caller TEXT, trace_id TEXT NOT NULL);
+   CREATE INDEX decisions_at ON decisions(at);
+   CREATE TABLE overrides (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     decision_id TEXT NOT NULL REFERENCES decisions(id) ON DELETE CASCADE,
+     decision TEXT NOT NULL, reason TEXT NOT NULL, analyst TEXT, at INTEGER NOT NULL);
+   CREATE INDEX overrides_decision ON overrides(decision_id);
+   CREATE TABLE dead_letters (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL,
+     attempts INTEGER NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL);
+   CREATE INDEX dead_letters_at ON dead_letters(at);`,
+];
+
+export class AuditStore {
+  private readonly db: Db;
+  private buffer: Row[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  private readonly insertMany: (rows: Row[]) => void;
+  private readonly stmts;
+
+  constructor(
+    file: string,
+    private readonly opts: AuditOptions,
+    private readonly log: Logger,
+  ) {
+    this.db = openDatabase(file, { migrations: MIGRATIONS, synchronous: opts.synchronous });
+    const insert = this.db.prepare(
+      `INSERT INTO decisions (id, at, decision, score, model_name, model_version, rule_set_version, rules_fired,
+         reasons, tx, features, latency_us, caller, trace_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+    );
+    this.insertMany = this.db.transaction((rows: Row[]) => {
+      for (const row of rows) insert.run(row);
+    });
+    this.stmts = {
+      get: this.db.prepare("SELECT * FROM decisions WHERE id = ?"),
+      overrides: this.db.prepare("SELECT decision, reason, analyst, at FROM overrides WHERE decision_id = ? ORDER BY seq"),
+      addOverride: this.db.prepare("INSERT INTO overrides (decision_id, decision, reason, analyst, at) VALUES (?,?,?,?,?)"),
+      purgeDecisions: this.db.prepare("DELETE FROM decisions WHERE id IN (SELECT id FROM decisions WHERE at < ? ORDER BY at LIMIT ?)"),
+      purgeDeadLetters: this.db.prepare("DELETE FROM dead_letters WHERE at < ?"),
+      addDeadLetter: this.db.prepare("INSERT INTO dead_letters (url, event, payload, attempts, error, at) VALUES (?,?,?,?,?,?)"),
+      deadLetters: this.db.prepare("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?"),
+      count: this.db.prepare("SELECT count(*) AS n FROM decisions"),
+    };
+  }
+
+  /** True while commits keep failing and the backlog has reached maxPending: no decision should go unrecorded. */
+  get saturated(): boolean {
+    return this.buffer.length >= this.opts.maxPending;
+  }
+
+  /** Buffers one decision; it reaches the file at the next group commit. */
+  record(entry: AuditEntry): void {
+    if (this.closed) throw new Error("audit store is closed");
+    const e = entry;
+    // Encoded now, not at commit time: an in-process caller may reuse or change its objects once answered.
+    this.buffer.push([e.id, e.at, e.decision, e.score, e.modelName, e.modelVersion, e.ruleSetVersion,
+      JSON.stringify(e.rulesFired), JSON.stringify(e.reasons), JSON.stringify(e.transaction),
+      JSON.stringify(e.features), e.latencyUs, e.caller, e.traceId]);
+    if (this.buffer.length >= this.opts.batchSize) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
+  }
+
+  /** Writes every buffered record in one transaction. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    try {
+      this.insertMany(batch);
+    } catch (err) {
+      // Keep the records for the next attempt (e.g. SQLITE_BUSY from an external reader holding a lock).
+      this.log.error({ err, records: batch.length }, "audit group commit failed; will retry");
+      this.buffer = batch.concat(this.buffer);
+      if (!this.closed) this.timer = setTimeout(() => this.flush(), this.opts.flushIntervalMs * 10);
+    }
+  }
+
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  count(): number {
+    return (this.stmts.count.get() as { n: number }).n;
+  }
+
+  get(id: string): DecisionRecord | undefined {
+    if (this.buffer.length) this.flush();
+    const row = this.stmts.get.get(id) as Record<string, any> | undefined;
+    if (!row) return undefined;
+    const overrides = (this.stmts.overrides.all(id) as { decision: Outcome; reason: string; analyst: string | null; at: number }[]).map(
+      (o) => ({ ...o, at: new Date(o.at).toISOString() }),
+    );
+    return {
+      decisionId: row.id,
+      at: new Date(row.at).toISOString(),
+      decision: row.decision,
+      effectiveDecision: overrides.length ? overrides[overrides.length - 1].decision : row.decision,
+      transaction: JSON.parse(row.tx),
+      features: JSON.parse(row.features),
+      score: row.score,
+      model: { name: row.model_name, version: row.model_version },
+      ruleSetVersion: row.rule_set_version,
+      rulesFired: JSON.parse(row.rules_fired),
+      reasons: JSON.parse(row.reasons),
+      latencyUs: row.latency_us,
+      caller: row.caller,
+      traceId: row.trace_id,
+      overrides,
+    };
+  }
+
+  /** Appends an override; false when the decision does not exist. The original row is never changed. */
+  override(id: string, decision: Outcome, reason: string, analyst: string | null, at = Date.now()): boolean {
+    if (this.buffer.length) this.flush();
+    if (!this.stmts.get.get(id)) return false;
+    this.stmts.addOverride.run(id, decision, reason, analyst, at);
+    return true;
+  }
+
+  /** Retention: deletes up to `limit` decisions (with their overrides) older than the cutoff, and old dead letters. */
+  purgeOlderThan(cutoffMs: number, limit: number): number {
+    if (this.closed) return 0;
+    this.flush();
+    const deleted = this.stmts.purgeDecisions.run(cutoffMs, limit).changes;
+    this.stmts.purgeDeadLetters.run(cutoffMs);
+    return deleted;
+  }
+
+  addDeadLetter(url: string, event: string, payload: unknown, attempts: number, error: string): void {
+    if (this.closed) return;
+    this.stmts.addDeadLetter.run(url, event, JSON.stringify(payload), attempts, error, Date.now());
+  }
+
+  deadLetters(limit: number): DeadLetter[] {
+    return (this.stmts.deadLetters.all(limit) as Record<string, any>[]).map((r) => ({
+      id: r.id,
+      url: r.url,
+      event: r.event,
+      payload: JSON.parse(r.payload),
+      attempts: r.attempts,
+      error: r.error,
+      at: new Date(r.at).toISOString(),
+    }));
+  }
+
+  /** Flushes what is buffered, then closes the file. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.db.close();
+  }
+}
