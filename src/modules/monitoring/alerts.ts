@@ -1,8 +1,9 @@
 /**
  * Alerts: a condition (drift of a feature, a quality breach, an SLO breach) raised while it holds. The first
  * raise of a key sends it — `monitoring.alert` event, webhooks, configured actions; raises of the same key while
- * it stays active are de-duplicated, except that it is re-sent once the cooldown has passed. When the condition
- * clears, the key is released, so a later breach alerts again at once.
+ * it stays active are de-duplicated, except that it is re-sent once the cooldown has passed. The key is released
+ * only after the condition has been found clear `clearAfter` times in a row (so a value hovering at its threshold
+ * does not flap); a later breach then alerts again at once.
  */
 import type { Bus } from "../../runtime/bus/bus";
 import type { Logger } from "../../runtime/log";
@@ -23,7 +24,7 @@ export const alertKey = (a: AlertSubject) =>
   [a.kind, a.model ?? "", a.version ?? "", a.feature ?? "", a.check ?? ""].join("|");
 
 export class Alerter {
-  private readonly active = new Map<string, { lastSentAt: number }>();
+  private readonly active = new Map<string, { lastSentAt: number; clearStreak: number }>();
   private readonly recent: Alert[] = [];
   private readonly pending = new Set<Promise<unknown>>();
 
@@ -39,10 +40,11 @@ export class Alerter {
     const key = alertKey(draft);
     const state = this.active.get(key);
     if (state && now - state.lastSentAt < this.cfg.cooldownSeconds * 1000) {
+      state.clearStreak = 0;
       this.sink.suppressed(draft);
       return undefined;
     }
-    this.active.set(key, { lastSentAt: now });
+    this.active.set(key, { lastSentAt: now, clearStreak: 0 });
     const alert: Alert = { ...draft, id: crypto.randomUUID(), key, at: new Date(now).toISOString() };
     this.recent.unshift(alert);
     if (this.recent.length > 1000) this.recent.pop();
@@ -53,7 +55,9 @@ export class Alerter {
 
   /** The condition no longer holds. */
   clear(draft: AlertSubject): void {
-    this.active.delete(alertKey(draft));
+    const key = alertKey(draft);
+    const state = this.active.get(key);
+    if (state && ++state.clearStreak >= this.cfg.clearAfter) this.active.delete(key);
   }
 
   list(limit: number): { alerts: Alert[]; active: string[] } {

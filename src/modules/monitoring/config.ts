@@ -98,6 +98,7 @@ export const MonitoringConfigSchema = T.Object(
     alerts: T.Object(
       {
         cooldownSeconds: T.Number({ minimum: 0, default: 300, description: "An alert still active is re-sent at most this often." }),
+        clearAfter: T.Integer({ minimum: 1, default: 3, description: "Evaluations in a row without the breach before an alert is cleared." }),
         webhooks: T.Array(
           T.Object(
             {
