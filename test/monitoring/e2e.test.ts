@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Alert, monitoringContract } from "../../src/modules/monitoring/contract";
 import { startTestProcess, type TestProcess } from "../harness/deployment";
-import { baselineFrom, observation, post, rng, row, type Row } from "./simulator";
+import { baselineFrom, getJson, observation, post, rng, row, type Row } from "./simulator";
 
 const WINDOW = 400;
 const BATCH = 50;
@@ -69,7 +69,7 @@ describe("monitoring end to end", () => {
     expect(res.status).toBe(200);
   };
   const driftAlerts = async () =>
-    ((await (await fetch(`${p.url}/v1/monitoring/alerts`)).json()).alerts as Alert[]).filter((a) => a.kind === "drift");
+    ((await getJson(`${p.url}/v1/monitoring/alerts`)).alerts as Alert[]).filter((a) => a.kind === "drift");
 
   test("baseline from 1000 reference rows", async () => {
     const res = await post(`${p.url}/v1/monitoring/baselines/credit/1`, baselineFrom(Array.from({ length: 1000 }, () => row(r))), "PUT");
@@ -80,7 +80,7 @@ describe("monitoring end to end", () => {
   test("a stable stream raises no drift alert", async () => {
     for (let i = 0; i < WINDOW / BATCH; i++) await send(Array.from({ length: BATCH }, () => row(r)));
     expect(await driftAlerts()).toEqual([]);
-    const report = (await (await fetch(`${p.url}/v1/monitoring/drift?model=credit&version=1`)).json()).reports[0];
+    const report = (await getJson(`${p.url}/v1/monitoring/drift?model=credit&version=1`)).reports[0];
     expect(report.status).toBe("ok");
     expect(report.features.map((f: any) => [f.feature, f.test, f.drifted])).toEqual([
       ["amount", "ks", false],
@@ -101,7 +101,7 @@ describe("monitoring end to end", () => {
     const alerts = await driftAlerts();
     expect(alerts.map((a) => a.feature)).toEqual(["amount"]); // once: later evaluations are de-duplicated
     expect(alerts[0].message).toContain('feature "amount" drifts');
-    const report = (await (await fetch(`${p.url}/v1/monitoring/drift?model=credit`)).json()).reports[0];
+    const report = (await getJson(`${p.url}/v1/monitoring/drift?model=credit`)).reports[0];
     const drifted = report.features.filter((f: any) => f.drifted).map((f: any) => f.feature);
     expect(drifted).toEqual(["amount"]);
     expect(report.datasetDrift).toBe(false); // 1 of 3 features < 50 %
@@ -125,7 +125,7 @@ describe("monitoring end to end", () => {
       const fn = rows.filter((x) => x.score < 0.5 && x.label === 1).length;
       return { precision: tp / (tp + fp), recall: tp / (tp + fn) };
     };
-    const accuracy = async () => (await (await fetch(`${p.url}/v1/monitoring/accuracy?model=credit`)).json()).versions[0];
+    const accuracy = async () => (await getJson(`${p.url}/v1/monitoring/accuracy?model=credit`)).versions[0];
 
     const first = sent.slice(0, 300);
     let res = await post(`${p.url}/v1/labels`, { labels: first.map((s) => ({ decisionId: s.id, label: s.row.label })) });

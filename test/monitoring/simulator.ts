@@ -76,3 +76,7 @@ export async function post(url: string, body: unknown, method = "POST"): Promise
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
+
+export async function getJson(url: string): Promise<any> {
+  return (await fetch(url)).json();
+}
