@@ -20,7 +20,6 @@ export function qualityReport(
   if (entries.length === 0) return { ...base, status: "insufficient_data" };
   for (const [name, ref] of baseline.features) {
     const col = column(entries, name, ref.kind);
-    const present = col.count - col.missing;
     let outOfRange = 0;
     for (const v of col.numbers) if (v < ref.min || v > ref.max) outOfRange++;
     const newCategories = new Set<string>();
@@ -38,8 +37,9 @@ export function qualityReport(
       count: col.count,
       missingRate: col.missing / col.count,
       baselineMissingRate: ref.missingRate,
-      outOfRangeRate: present ? outOfRange / present : 0,
-      newCategoryRate: present ? newCount / present : 0,
+      // Shares of the values that could be judged: well-typed and present.
+      outOfRangeRate: col.numbers.length ? outOfRange / col.numbers.length : 0,
+      newCategoryRate: col.categories.length ? newCount / col.categories.length : 0,
       newCategories: [...newCategories].slice(0, 20),
       schemaViolations: col.violations,
       unknownFeature: false,
