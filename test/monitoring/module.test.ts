@@ -67,6 +67,25 @@ describe("baselines", () => {
     expect(await alerts(p)).toEqual([]);
   });
 
+  test("a missing baseline is fetched from the configured source (the registry's lookup operation)", async () => {
+    const p = await start({ baselineSource: { module: "alertsink", operation: "getBaseline", retrySeconds: 1 }, drift: { evaluateEvery: 1000 } });
+    await p.bus.call("alertsink", "storeBaseline", baselineFrom(stable(300), "credit", "5"));
+    const r = rng(21);
+    for (const version of ["5", "6"]) {
+      await observe(p, Array.from({ length: 150 }, (_, i) => observation(row(r), `b${version}-${i}`, "credit", version)));
+    }
+    await observe(p, Array.from({ length: 150 }, (_, i) => observation(row(r), `x${i}`, "broken", "1")));
+    expect((await getJson(`${p.url}/v1/monitoring/drift?model=credit&version=5`)).reports[0].status).toBe("ok");
+    // Unknown to the source, or the source failing: "no baseline", and observing goes on.
+    expect((await getJson(`${p.url}/v1/monitoring/drift?model=credit&version=6`)).reports[0].status).toBe("no_baseline");
+    expect((await getJson(`${p.url}/v1/monitoring/drift?model=broken`)).reports[0].status).toBe("no_baseline");
+    expect((await observe(p, [observation(row(r), "late", "broken", "1")])).status).toBe(200);
+    // Stored later at the source: found on the next ask once retrySeconds has passed.
+    await p.bus.call("alertsink", "storeBaseline", baselineFrom(stable(300), "credit", "6"));
+    await Bun.sleep(1100);
+    expect((await getJson(`${p.url}/v1/monitoring/drift?model=credit&version=6`)).reports[0].status).toBe("ok");
+  });
+
   test("baselines and labels survive a restart", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "cleave-mon-"));
     try {

@@ -126,6 +126,16 @@ export const MonitoringConfigSchema = T.Object(
       },
       { ...strict, default: {} },
     ),
+    baselineSource: T.Optional(
+      T.Object(
+        {
+          module: T.String({ description: "Module to ask for a baseline it has not been given, e.g. registry." }),
+          operation: T.String({ description: "Its operation with the contract's `baselineLookupOperation` shape." }),
+          retrySeconds: T.Integer({ minimum: 1, default: 60, description: "Ask again for a missing baseline at most this often." }),
+        },
+        strict,
+      ),
+    ),
     subscribe: T.Array(
       T.Object(
         {

@@ -78,6 +78,16 @@ export const BaselineSchema = T.Object(
 );
 export type Baseline = Static<typeof BaselineSchema>;
 
+/**
+ * The operation monitoring calls to fetch a version's baseline when it has none (config `baselineSource`, e.g. the
+ * registry): a module offering it declares this operation as-is in its own contract.
+ */
+export const baselineLookupOperation = {
+  input: T.Object({ model: Name, version: Name }, strict),
+  output: T.Object({ baseline: T.Union([BaselineSchema, T.Null()]) }),
+  summary: "The training-time baseline of a model version, or null when none was stored",
+};
+
 const Bins = T.Object({ labels: T.Array(T.String()), reference: T.Array(T.Number()), current: T.Array(T.Number()) });
 export const FeatureDriftSchema = T.Object({
   feature: T.String(),

@@ -10,6 +10,7 @@ import { assertSchema } from "../../runtime/validation";
 import { ACCURACY_MIGRATIONS, AccuracyTracker } from "./accuracy";
 import { Alerter } from "./alerts";
 import { BASELINE_MIGRATIONS, BaselineStore, key } from "./baseline";
+import { BaselineSource } from "./baseline-source";
 import { checkDrift, checkQuality, checkSlo } from "./checks";
 import { checkDriftConfig } from "./config-check";
 import { type DriftReport, monitoringContract, type Observation, ObservationSchema } from "./contract";
@@ -45,6 +46,7 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
   const metrics = new MonitoringMetrics();
   const timeline = new Timeline(cfg.timelineBucketSeconds * 1000);
   const tracked = new Map<string, Tracked>();
+  const source = cfg.baselineSource ? new BaselineSource(cfg.baselineSource, baselines, ctx.bus, ctx.log) : undefined;
   const alerter = new Alerter(cfg.alerts, ctx.bus, ctx.log, {
     sent: (a) => metrics.alerts.inc({ kind: a.kind }),
     suppressed: (a) => metrics.suppressed.inc({ kind: a.kind }),
@@ -98,6 +100,8 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
     accuracy.record(stamped);
     const evaluated: string[] = [];
     for (const t of touched) {
+      // Not awaited: observing never waits on another module; the next evaluation uses what arrived.
+      if (source) void source.ensure(t.model, t.version);
       if (t.window.sinceEvaluation < cfg.drift.evaluateEvery) continue;
       t.window.sinceEvaluation = 0;
       evaluate(t, true);
@@ -129,7 +133,11 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
         const prepared = baselines.put(input);
         return { model: input.model, version: input.version, features: [...prepared.features.keys()] };
       },
-      drift: ({ model, version }) => {
+      drift: async ({ model, version }) => {
+        if (source) {
+          const versions = version !== undefined ? [version] : selected(model).map((t) => t.version);
+          await Promise.all(versions.map((v) => source.ensure(model, v)));
+        }
         const list = selected(model, version);
         // A version never observed still gets an answer saying why there is no verdict (no baseline / no data).
         if (list.length === 0 && version !== undefined) {
@@ -173,6 +181,7 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
     },
     health: () => ({ status: "ok" as const, details: { tracked: tracked.size } }),
     stop: async () => {
+      await source?.settle();
       await alerter.settle();
       db.close();
     },
