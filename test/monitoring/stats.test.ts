@@ -22,12 +22,14 @@ import {
 const S = samplesJson as unknown as Record<string, number[] & string[]>;
 const TOL = 1e-9;
 
-/** Equal to 1e-9 in absolute terms, or relative terms for values far from 1 in size. */
+/**
+ * Equal to 1e-9 relative to the expected value (so a p-value of 1e-26 must match to 1e-35, not merely be "close
+ * to 0"); an expected 0 must come out as 0 to 1e-12.
+ */
 function close(actual: number, expected: number) {
   const err = Math.abs(actual - expected);
-  if (err > TOL * Math.max(1, Math.abs(expected))) {
-    throw new Error(`expected ${expected}, got ${actual} (error ${err})`);
-  }
+  const allowed = expected === 0 ? 1e-12 : TOL * Math.abs(expected);
+  if (!(err <= allowed)) throw new Error(`expected ${expected}, got ${actual} (error ${err}, allowed ${allowed})`);
 }
 
 const KS: Record<string, [number, number]> = {
