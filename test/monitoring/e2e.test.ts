@@ -2,17 +2,23 @@
  * End to end through the real HTTP gateway: a stable stream, then one where `amount` shifts. A drift alert for
  * amount (and for nothing else) must fire within the window, reach the webhook, the `monitoring.alert` event and
  * the configured action; labels fed back must move live precision and recall by exactly what the data says.
+ * Run twice: in one process (calls forced through the wire encoding), and with monitoring and the action's module
+ * in one process and the HTTP gateway in another, over a real nats-server.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Alert, monitoringContract } from "../../src/modules/monitoring/contract";
-import { startTestProcess, type TestProcess } from "../harness/deployment";
+import { type Placement, startTestProcess, type TestProcess } from "../harness/deployment";
+import { NatsServer } from "../harness/nats-server";
 import { baselineFrom, getJson, observation, post, rng, row, type Row } from "./simulator";
 
 const WINDOW = 400;
 const BATCH = 50;
 
-describe("monitoring end to end", () => {
+for (const placement of ["serialized", "nats"] as Placement[]) describe(`monitoring end to end (${placement})`, () => {
+  /** The process whose gateway the test talks to. */
   let p: TestProcess;
+  let backend: TestProcess | undefined;
+  let nats: NatsServer | undefined;
   let webhook: ReturnType<typeof Bun.serve>;
   const hooked: Alert[] = [];
   const published: Alert[] = [];
@@ -25,8 +31,11 @@ describe("monitoring end to end", () => {
         return new Response("ok");
       },
     });
-    p = await startTestProcess({
-      placement: "serialized",
+    if (placement === "nats") nats = await NatsServer.start();
+    const deployment = {
+      placement,
+      natsUrl: nats?.url,
+      deployment: `e2e-${placement}`,
       plugins: ["test/fixtures/plugins/alert-sink.ts"],
       modules: {
         alertsink: {},
@@ -49,11 +58,19 @@ describe("monitoring end to end", () => {
           },
         },
       },
-    });
+    };
+    if (placement === "nats") {
+      backend = await startTestProcess({ ...deployment, local: ["monitoring", "alertsink"], http: false });
+      p = await startTestProcess({ ...deployment, local: [] });
+    } else {
+      p = await startTestProcess(deployment);
+    }
     await p.bus.subscribe(monitoringContract, "alert", (a) => void published.push(a), { group: "test" });
   });
   afterAll(async () => {
     await p?.close();
+    await backend?.close();
+    await nats?.stop();
     webhook?.stop(true);
   });
 
