@@ -209,14 +209,14 @@ describe("data quality", () => {
 
 describe("alerts", () => {
   test("de-duplicated while active, re-sent after the cooldown", async () => {
-    const p = await start({ drift: { evaluateEvery: 50, minObservations: 50 }, alerts: { cooldownSeconds: 0.5 } });
+    const p = await start({ drift: { evaluateEvery: 50, minObservations: 50 }, alerts: { cooldownSeconds: 1 } });
     await post(`${p.url}/v1/monitoring/baselines/credit/1`, baselineFrom(stable(500)), "PUT");
     const r = rng(8);
     const shifted = () => Array.from({ length: 50 }, (_, i) => observation(row(r, { amount: 300 }), `c${i}`));
     for (let i = 0; i < 4; i++) await observe(p, shifted());
     expect((await alerts(p)).filter((a) => a.kind === "drift" && a.feature === "amount")).toHaveLength(1);
     expect(await (await fetch(`${p.url}/metrics`)).text()).toContain('cleave_monitoring_alerts_suppressed_total{kind="drift"} 3');
-    await Bun.sleep(600);
+    await Bun.sleep(1100);
     await observe(p, shifted());
     expect((await alerts(p)).filter((a) => a.kind === "drift" && a.feature === "amount")).toHaveLength(2);
   });
