@@ -1,8 +1,213 @@
 /** The monitoring module's implementation, started by the runtime in whichever process the config places it. */
+import { join } from "node:path";
+import { Type as T } from "@sinclair/typebox";
+import type { ModuleContract, ModuleContext } from "../../runtime/contract";
 import { defineModule } from "../../runtime/contract";
+import { invalidArgument } from "../../runtime/errors";
+import { openDatabase } from "../../runtime/native/sqlite";
 import { ping } from "../../runtime/ping";
-import { monitoringContract } from "./contract";
+import { assertSchema } from "../../runtime/validation";
+import { ACCURACY_MIGRATIONS, AccuracyTracker } from "./accuracy";
+import { Alerter } from "./alerts";
+import { BASELINE_MIGRATIONS, BaselineStore, key } from "./baseline";
+import { BaselineSource } from "./baseline-source";
+import { checkDrift, checkQuality, checkSlo } from "./checks";
+import { checkDriftConfig } from "./config-check";
+import { type DriftReport, monitoringContract, type Observation, ObservationSchema } from "./contract";
+import { dashboardAsset } from "./dashboard/assets";
+import { driftReport } from "./drift";
+import { MonitoringMetrics } from "./metrics";
+import { qualityReport } from "./quality";
+import { Timeline } from "./timeline";
+import { ObservationWindow } from "./window";
 
-export default defineModule(monitoringContract, () => ({
-  handlers: { ping: ping("monitoring") },
-}));
+type Ctx = ModuleContext<typeof monitoringContract>;
+
+interface Tracked {
+  model: string;
+  version: string;
+  window: ObservationWindow;
+}
+
+/** ISO 8601 string or epoch ms → epoch ms; anything else names the observation that carried it. */
+function timestamp(ts: Observation["ts"], index: number, now: number): number {
+  if (ts === undefined) return now;
+  const ms = typeof ts === "number" ? ts : Date.parse(ts);
+  if (!Number.isFinite(ms)) throw invalidArgument(`observations.${index}.ts: "${ts}" is not a date (ISO 8601 or epoch ms)`);
+  return ms;
+}
+
+export default defineModule(monitoringContract, async (ctx: Ctx) => {
+  const cfg = ctx.config;
+  checkDriftConfig(cfg);
+  const db = openDatabase(join(ctx.dataDir, "monitoring.db"), { migrations: [...BASELINE_MIGRATIONS, ...ACCURACY_MIGRATIONS] });
+  const baselines = new BaselineStore(db);
+  const accuracy = new AccuracyTracker(db, cfg.accuracy);
+  const metrics = new MonitoringMetrics(ctx.metrics);
+  const timeline = new Timeline(cfg.timelineBucketSeconds * 1000);
+  const tracked = new Map<string, Tracked>();
+  const source = cfg.baselineSource ? new BaselineSource(cfg.baselineSource, baselines, ctx.bus, ctx.log) : undefined;
+  const alerter = new Alerter(cfg.alerts, ctx.bus, ctx.log, {
+    sent: (a) => metrics.alerts.inc({ kind: a.kind }),
+    suppressed: (a) => metrics.suppressed.inc({ kind: a.kind }),
+    deliveryFailed: (target) => metrics.deliveryFailures.inc({ target }),
+  });
+
+  const track = (model: string, version: string): Tracked => {
+    const k = key(model, version);
+    let t = tracked.get(k);
+    if (!t) {
+      t = { model, version, window: new ObservationWindow(cfg.window.size, cfg.window.maxAgeSeconds * 1000) };
+      tracked.set(k, t);
+    }
+    return t;
+  };
+
+  const selected = (model: string, version?: string) =>
+    [...tracked.values()].filter((t) => t.model === model && (version === undefined || t.version === version));
+
+  /** Drift and quality now, metrics updated; alerts only when `alert` (automatic evaluations). */
+  const evaluate = (t: Tracked, alert: boolean): DriftReport => {
+    const entries = t.window.entries();
+    const baseline = baselines.get(t.model, t.version);
+    const drift = driftReport(t.model, t.version, baseline, entries, cfg.drift);
+    const quality = qualityReport(t.model, t.version, baseline, entries);
+    metrics.drift(drift);
+    metrics.quality(quality);
+    if (alert) {
+      checkDrift(drift, alerter, cfg.drift);
+      checkQuality(quality, alerter, cfg.quality);
+    }
+    return drift;
+  };
+
+  const observe = (observations: Observation[]) => {
+    const now = Date.now();
+    const stamped = observations.map((o, i) => ({ ...o, at: timestamp(o.ts, i, now) }));
+    const touched = new Set<Tracked>();
+    for (const o of stamped) {
+      const t = track(o.model, o.version);
+      t.window.add({ ts: o.at, features: o.features, score: o.score });
+      touched.add(t);
+      timeline.add(o.at, o);
+      const labels = { model: o.model, version: o.version };
+      metrics.observations.inc(labels);
+      if (o.score !== undefined) metrics.score.observe(labels, o.score);
+      if (o.latencyMs !== undefined) metrics.latency.observe(labels, o.latencyMs / 1000);
+      if (o.outcome !== undefined) metrics.decisions.inc({ model: o.model, outcome: o.outcome });
+      if (o.error) metrics.errors.inc(labels);
+    }
+    accuracy.record(stamped);
+    const evaluated: string[] = [];
+    for (const t of touched) {
+      // Not awaited: observing never waits on another module; the next evaluation uses what arrived.
+      if (source) void source.ensure(t.model, t.version);
+      if (t.window.sinceEvaluation < cfg.drift.evaluateEvery) continue;
+      t.window.sinceEvaluation = 0;
+      evaluate(t, true);
+      evaluated.push(key(t.model, t.version));
+    }
+    checkSlo(timeline, alerter, cfg.slo);
+    return { accepted: observations.length, evaluated };
+  };
+
+  await subscribeSources(ctx, observe);
+
+  const scores = (t: Tracked) => t.window.entries().flatMap((e) => (e.score === undefined ? [] : [e.score]));
+  const accuracyOf = (model: string, version?: string) => {
+    const versions = new Set([...selected(model, version).map((t) => t.version), ...accuracy.versionsOf(model)]);
+    if (version !== undefined) versions.add(version);
+    return [...versions].filter((v) => version === undefined || v === version).map((v) => {
+      const t = tracked.get(key(model, v));
+      const a = accuracy.accuracy(model, v, t ? scores(t) : []);
+      metrics.accuracy(a);
+      return a;
+    });
+  };
+
+  return {
+    handlers: {
+      ping: ping("monitoring"),
+      observe: ({ observations }) => observe(observations),
+      setBaseline: (input) => {
+        const prepared = baselines.put(input);
+        return { model: input.model, version: input.version, features: [...prepared.features.keys()] };
+      },
+      drift: async ({ model, version }) => {
+        if (source) {
+          const versions = version !== undefined ? [version] : selected(model).map((t) => t.version);
+          await Promise.all(versions.map((v) => source.ensure(model, v)));
+        }
+        const list = selected(model, version);
+        // A version never observed still gets an answer saying why there is no verdict (no baseline / no data).
+        if (list.length === 0 && version !== undefined) {
+          return { reports: [driftReport(model, version, baselines.get(model, version), [], cfg.drift)] };
+        }
+        return { reports: list.map((t) => evaluate(t, false)) };
+      },
+      quality: ({ model, version }) => ({
+        reports: selected(model, version).map((t) => qualityReport(t.model, t.version, baselines.get(t.model, t.version), t.window.entries())),
+      }),
+      labels: ({ labels }) => {
+        const outcome = accuracy.label(labels);
+        metrics.labels.inc({ result: "matched" }, outcome.matched);
+        metrics.labels.inc({ result: "unknown" }, outcome.unknown);
+        metrics.labels.inc({ result: "invalid" }, outcome.invalid);
+        for (const { model, version } of outcome.touched) accuracyOf(model, version);
+        const { touched: _, ...reply } = outcome;
+        return reply;
+      },
+      accuracy: ({ model, version }) => ({ versions: accuracyOf(model, version) }),
+      alerts: ({ limit }) => alerter.list(limit ?? 100),
+      summary: ({ model }) => ({
+        data: {
+          timeline: timeline.points(),
+          outcomes: timeline.outcomes(),
+          bucketSeconds: cfg.timelineBucketSeconds,
+          models: [...tracked.values()]
+            .filter((t) => model === undefined || t.model === model)
+            .map((t) => ({
+              model: t.model,
+              version: t.version,
+              observed: t.window.total,
+              drift: evaluate(t, false),
+              accuracy: accuracyOf(t.model, t.version)[0],
+            })),
+          alerts: alerter.list(50),
+        },
+      }),
+      dashboard: async ({ asset }) => dashboardAsset(asset ?? "page"),
+    },
+    health: () => ({ status: "ok" as const, details: { tracked: tracked.size } }),
+    stop: async () => {
+      await source?.settle();
+      await alerter.settle();
+      db.close();
+    },
+  };
+});
+
+/**
+ * Observations may also arrive as events of other modules (e.g. `decision.made`): each payload is one observation
+ * or `{observations: [...]}`. Subscribing needs only the event's name, so no other module's code is loaded.
+ */
+async function subscribeSources(ctx: Ctx, observe: (o: Observation[]) => unknown): Promise<void> {
+  const batch = T.Object({ observations: T.Array(ObservationSchema) });
+  for (const source of ctx.config.subscribe) {
+    const contract = { name: source.module, events: { [source.event]: T.Unknown() } } as unknown as ModuleContract;
+    await ctx.bus.subscribe(
+      contract,
+      source.event,
+      (payload: unknown) => {
+        const list = payload && typeof payload === "object" && "observations" in payload ? payload : { observations: [payload] };
+        try {
+          assertSchema(batch, list, `${source.module}.${source.event} as an observation`);
+          observe((list as { observations: Observation[] }).observations);
+        } catch (err) {
+          ctx.log.warn({ err, event: `${source.module}.${source.event}` }, "event not usable as an observation; skipped");
+        }
+      },
+      { group: "monitoring" },
+    );
+  }
+}

@@ -46,8 +46,9 @@ export interface BusOptions {
   metrics?: RuntimeMetrics;
 }
 
-/** The runtime adds this operation to every module: `/readyz` calls it across processes. */
+/** The runtime adds these operations to every module: `/readyz` and `/metrics?scope=deployment` call them. */
 export const HEALTH_OPERATION = "_health";
+export const METRICS_OPERATION = "_metrics";
 
 /** The call being served right now (if any) and by which module: the parent of any call made from inside it. */
 const ambient = new AsyncLocalStorage<{ ctx: CallContext; module: string }>();
@@ -117,6 +118,10 @@ export class Bus {
     const handlers = instance.handlers as Record<string, (input: unknown, ctx: CallContext) => unknown>;
     const name = contract.name;
     const health = async () => (instance.health ? await instance.health() : { status: "ok" as const });
+    const metrics = async () => ({
+      instance: this.opts.metrics?.instance ?? "",
+      metrics: this.opts.metrics ? await this.opts.metrics.registry.getMetricsAsJSON() : [],
+    });
     const stop = await this.transport.serve(name, (operation, envelope) => {
       if (this.draining) {
         return Promise.resolve(failure(unavailable(`${name} is shutting down`)));
@@ -124,8 +129,8 @@ export class Bus {
       // hasOwn: an operation named "constructor" or "__proto__" must not reach Object's own members.
       const known = Object.hasOwn(contract.operations, operation);
       const run =
-        operation === HEALTH_OPERATION
-          ? this.handle(name, operation, envelope, undefined, health)
+        operation === HEALTH_OPERATION || operation === METRICS_OPERATION
+          ? this.handle(name, operation, envelope, undefined, operation === HEALTH_OPERATION ? health : metrics)
           : this.handle(name, operation, envelope, known ? contract.operations[operation] : undefined,
               known ? handlers[operation] : undefined);
       this.inFlight.add(run);

@@ -11,6 +11,7 @@ import type { Logger } from "../log";
 import type { RuntimeMetrics } from "../metrics";
 import { contextFromTraceparent, currentTraceparent, inSpan, SpanKind } from "../tracing";
 import { errorResponse, jsonError, readBody } from "./http-errors";
+import { deploymentMetrics } from "./deployment-metrics";
 import { checkReadiness } from "./readiness";
 
 export interface GatewayOptions {
@@ -59,9 +60,19 @@ export function createGateway(opts: GatewayOptions) {
     )
     .get(
       "/metrics",
-      async () =>
-        new Response(await opts.metrics.text(), { headers: { "content-type": opts.metrics.registry.contentType } }),
-      { detail: { summary: "Prometheus metrics of this process", tags: ["runtime"] } },
+      async ({ query }) => {
+        const text =
+          query.scope === "deployment"
+            ? await deploymentMetrics(bus, opts.contracts, opts.metrics, opts.readyTimeoutMs)
+            : await opts.metrics.text();
+        return new Response(text, { headers: { "content-type": opts.metrics.registry.contentType } });
+      },
+      {
+        detail: {
+          summary: "Prometheus metrics of this process; ?scope=deployment merges every process that serves a module",
+          tags: ["runtime"],
+        },
+      },
     );
 
   for (const contract of opts.contracts) {
