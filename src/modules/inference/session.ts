@@ -1,0 +1,55 @@
+/**
+ * One onnxruntime session and the conversion between our tensors and onnxruntime's, shared by the event-loop
+ * executor and the worker threads (so both run exactly the same code).
+ */
+import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
+import { loadOnnxRuntime } from "../../runtime/native/onnxruntime";
+import { DATATYPES, datatypeOfOrt, type Tensor } from "./tensor";
+
+export interface SessionSettings {
+  intraOpThreads: number;
+  interOpThreads: number;
+  graphOptimizationLevel: "disabled" | "basic" | "extended" | "all";
+  executionMode: "sequential" | "parallel";
+}
+
+export type Feeds = Record<string, Tensor>;
+
+export async function createSession(bytes: Uint8Array, settings: SessionSettings): Promise<InferenceSession> {
+  const ort = await loadOnnxRuntime();
+  return ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: settings.intraOpThreads,
+    interOpNumThreads: settings.interOpThreads,
+    graphOptimizationLevel: settings.graphOptimizationLevel,
+    executionMode: settings.executionMode,
+    // Warnings about old opsets and initializers-as-inputs are for model authors, not for every serving log.
+    logSeverityLevel: 3,
+  });
+}
+
+/** Runs the session; `fetches` names the outputs to compute (never a non-tensor one onnxruntime cannot return). */
+export async function runSession(session: InferenceSession, feeds: Feeds, fetches: readonly string[]): Promise<Feeds> {
+  const ort = await loadOnnxRuntime();
+  const ortFeeds: Record<string, OrtTensor> = {};
+  for (const [name, t] of Object.entries(feeds)) {
+    const spec = DATATYPES[t.datatype];
+    // FP16 travels as half bits in a Uint16Array; onnxruntime wants a Float16Array over the same bits.
+    const bits = t.data as Uint16Array;
+    const data = t.datatype === "FP16" ? new Float16Array(bits.buffer as ArrayBuffer, bits.byteOffset, bits.length) : t.data;
+    ortFeeds[name] = new ort.Tensor(spec.ort as "float32", data as Float32Array, t.shape);
+  }
+  const results = await session.run(ortFeeds, fetches as string[]);
+  const out: Feeds = {};
+  for (const name of fetches) {
+    const r = results[name];
+    const datatype = datatypeOfOrt(r.type);
+    if (!datatype) throw new Error(`output "${name}" has onnxruntime type ${r.type}, which has no OIP datatype`);
+    let data = r.data as Tensor["data"];
+    if (datatype === "FP16") {
+      const half = r.data as unknown as Float16Array | Uint16Array;
+      data = new Uint16Array(half.buffer, half.byteOffset, half.length);
+    }
+    out[name] = { datatype, shape: r.dims.map(Number), data };
+  }
+  return out;
+}
