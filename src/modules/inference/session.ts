@@ -22,8 +22,9 @@ export async function createSession(bytes: Uint8Array, settings: SessionSettings
     interOpNumThreads: settings.interOpThreads,
     graphOptimizationLevel: settings.graphOptimizationLevel,
     executionMode: settings.executionMode,
-    // Warnings about old opsets and initializers-as-inputs are for model authors, not for every serving log.
-    logSeverityLevel: 3,
+    // Load and run failures reach the caller (and our log) as errors; onnxruntime's own stderr lines would only
+    // duplicate them, and its warnings (old opsets, initializers listed as inputs) are for model authors.
+    logSeverityLevel: 4,
   });
 }
 
@@ -32,11 +33,14 @@ export async function runSession(session: InferenceSession, feeds: Feeds, fetche
   const ort = await loadOnnxRuntime();
   const ortFeeds: Record<string, OrtTensor> = {};
   for (const [name, t] of Object.entries(feeds)) {
-    const spec = DATATYPES[t.datatype];
-    // FP16 travels as half bits in a Uint16Array; onnxruntime wants a Float16Array over the same bits.
-    const bits = t.data as Uint16Array;
-    const data = t.datatype === "FP16" ? new Float16Array(bits.buffer as ArrayBuffer, bits.byteOffset, bits.length) : t.data;
-    ortFeeds[name] = new ort.Tensor(spec.ort as "float32", data as Float32Array, t.shape);
+    if (t.datatype === "FP16") {
+      // onnxruntime-common turns float16 data into a Float16Array when the runtime has one, but the native
+      // binding only reads a Uint16Array of half bits: hand it those bits directly.
+      const bits = t.data as Uint16Array;
+      const tensor = new ort.Tensor("float16", new Float16Array(bits.buffer as ArrayBuffer, bits.byteOffset, bits.length) as never, t.shape);
+      Object.defineProperty(tensor, "data", { value: bits });
+      ortFeeds[name] = tensor;
+    } else ortFeeds[name] = new ort.Tensor(DATATYPES[t.datatype].ort as "float32", t.data as Float32Array, t.shape);
   }
   const results = await session.run(ortFeeds, fetches as string[]);
   const out: Feeds = {};
