@@ -32,7 +32,7 @@ afterAll(() => proc.close());
 
 const x30 = (rows = 1) => Array.from({ length: rows * 30 }, (_, i) => i / 100);
 
-async function post(path: string, body: BodyInit, headers: Record<string, string> = {}) {
+async function post(path: string, body: string | Uint8Array, headers: Record<string, string> = {}) {
   const res = await fetch(`${proc.url}${path}`, { method: "POST", body, headers });
   const text = await res.text();
   // Bun's own body-size limit answers 413 before the gateway sees the request, with an empty body.

@@ -55,7 +55,6 @@ export class Scheduler {
   submit(feeds: Feeds, deadline: number): Promise<Feeds> {
     if (this.closed) return Promise.reject(new CleaveError("UNAVAILABLE", "model version is unloading", { retryAfterSeconds: 1 }));
     if (this.queue.length >= this.settings.maxQueue) {
-      this.stats.rejected++;
       return Promise.reject(overloaded(`model queue is full (${this.settings.maxQueue} requests waiting); retry later`));
     }
     const { rows, key } = this.describe(feeds);
