@@ -48,7 +48,10 @@ function typedArrayName(value: ArrayBufferView): TypedArrayName {
 export function encode(value: unknown): Uint8Array {
   const segments: ArrayBufferView[] = [];
   let markers = false;
-  const json = JSON.stringify(value === undefined ? null : value, function (key, v) {
+  const json = JSON.stringify(value === undefined ? null : value, function (this: Record<string, unknown>, key, raw) {
+    // JSON.stringify applies toJSON before the replacer: a Buffer would arrive as {type:"Buffer", data:[…]}.
+    // Take typed arrays from the holder as they are.
+    const v = ArrayBuffer.isView(this[key]) ? this[key] : raw;
     if (typeof v === "number") {
       if (Number.isFinite(v)) return v;
       markers = true;
