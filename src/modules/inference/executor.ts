@@ -32,6 +32,15 @@ export class InlineExecutor implements Executor {
   }
 }
 
+/**
+ * In the compiled binary, entry points sit in Bun's embedded filesystem under their common directory (src/), and
+ * import.meta.url names the binary itself; scripts/build.ts lists worker.ts as an entry point for this.
+ */
+function workerEntry(): string {
+  if (import.meta.url.includes("$bunfs")) return "./modules/inference/worker.ts";
+  return new URL("./worker.ts", import.meta.url).href;
+}
+
 interface PendingRun {
   resolve: (outputs: Feeds) => void;
   reject: (err: Error) => void;
@@ -61,10 +70,10 @@ class SessionWorker {
   }
 
   static start(bytes: Uint8Array, settings: SessionSettings): Promise<SessionWorker> {
-    // A literal relative URL: `bun build --compile` maps it to the worker entry listed in scripts/build.ts.
-    const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+    const worker = new Worker(workerEntry());
     const sw = new SessionWorker(worker);
     return new Promise((resolve, reject) => {
+      worker.addEventListener("error", (event) => reject(new Error(`inference worker did not start: ${event.message}`)), { once: true });
       const onInit = (event: MessageEvent<WorkerReply>) => {
         if (event.data.type === "ready") {
           worker.removeEventListener("message", onInit);
