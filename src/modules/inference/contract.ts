@@ -27,7 +27,7 @@ export const BatchingSchema = T.Object(
 );
 
 export const WorkersSchema = T.Union([T.Literal("auto"), T.Integer({ minimum: 0, maximum: 64 })], {
-  description: "Worker threads running this model (0: on the event loop). auto: 0 when a warm-up run takes under 1 ms, else min(2, cores). Default auto.",
+  description: "Worker threads running this model (0: on the event loop). auto: 0 when a warm-up run of a full batch takes under 1 ms, else min(2, cores). Default auto.",
 });
 
 /** Options that apply to one model version, whether it comes from the config or from a `load` call. */

@@ -18,7 +18,7 @@ import { DATATYPES, elementCount, fromBinary, fromJson, type TensorValues } from
 type Options = NonNullable<ModelOptions>;
 const bad = (message: string) => new CleaveError("INVALID_ARGUMENT", message);
 
-/** Warm-up runs slower than this move a model with `workers: auto` off the event loop. */
+/** Full-batch warm-up runs slower than this move a model with `workers: auto` off the event loop. */
 const INLINE_LIMIT_MS = 1;
 
 export function sessionSettings(o: Options["session"]): SessionSettings {
@@ -34,11 +34,14 @@ export function batchingSettings(o: Options["batching"]): BatchingSettings {
   return { maxBatchSize: o?.maxBatchSize ?? 32, maxQueueDelayMs: o?.maxQueueDelayMs ?? 0, maxQueue: o?.maxQueue ?? 256 };
 }
 
-/** Zeros of each input's declared shape (dynamic dims as 1): exercises every kernel once before real traffic. */
-function warmupFeeds(inputs: IoSpec[]): Feeds {
+/**
+ * Zeros of each input's declared shape (dim 0 as `rows`, other dynamic dims as 1): exercises every kernel once
+ * before real traffic, and times the largest run the event loop would have to sit through.
+ */
+function warmupFeeds(inputs: IoSpec[], rows: number): Feeds {
   const feeds: Feeds = {};
   for (const spec of inputs) {
-    const shape = spec.dims ? spec.dims.map((d) => d ?? 1) : [1];
+    const shape = spec.dims ? spec.dims.map((d, i) => d ?? (i === 0 ? rows : 1)) : [1];
     const n = elementCount(shape);
     const data: TensorValues = spec.datatype === "BYTES" ? new Array<string>(n).fill("") : new DATATYPES[spec.datatype].array!(n);
     feeds[spec.name] = { datatype: spec.datatype, shape, data };
@@ -46,8 +49,8 @@ function warmupFeeds(inputs: IoSpec[]): Feeds {
   return feeds;
 }
 
-async function timedWarmup(executor: Executor, info: GraphInfo): Promise<number | undefined> {
-  const feeds = warmupFeeds(info.inputs);
+async function timedWarmup(executor: Executor, info: GraphInfo, rows: number): Promise<number | undefined> {
+  const feeds = warmupFeeds(info.inputs, rows);
   const fetches = info.outputs.map((o) => o.name);
   try {
     await executor.run(feeds, fetches);
@@ -98,12 +101,14 @@ export class ModelVersion {
     let executor: Executor = workers === 0 || workers === "auto"
       ? await InlineExecutor.create(info.bytes, session)
       : await WorkerPool.create(info.bytes, session, workers);
-    let warmupMs = await timedWarmup(executor, info);
+    // A full batch is what a busy model runs: time that to decide whether it may run on the event loop.
+    const rows = batchable ? batching.maxBatchSize : 1;
+    let warmupMs = await timedWarmup(executor, info, rows);
     if (workers === "auto" && warmupMs !== undefined && warmupMs > INLINE_LIMIT_MS) {
       const pool = await WorkerPool.create(info.bytes, session, Math.min(2, availableParallelism()));
       await executor.close();
       executor = pool;
-      warmupMs = (await timedWarmup(executor, info)) ?? warmupMs;
+      warmupMs = (await timedWarmup(executor, info, rows)) ?? warmupMs;
     }
     log.info({ model: name, version, workers: executor.workers, batching: batchable, warmupMs }, "model version loaded");
     return new ModelVersion(name, version, info, executor, batchable, batching, options.columns, warmupMs, log);
