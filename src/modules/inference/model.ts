@@ -207,12 +207,15 @@ export class ModelVersion {
 }
 
 function checkShape(what: string, shape: number[], spec: IoSpec): void {
-  if (!spec.dims) return;
-  const expected = `[${spec.dims.map((d) => d ?? -1).join(",")}]`;
-  if (shape.length !== spec.dims.length) {
-    throw bad(`${what} has shape [${shape.join(",")}] (rank ${shape.length}) but the model takes ${expected} (rank ${spec.dims.length})`);
+  const dims = spec.dims;
+  if (!dims) return;
+  // Messages are built only on failure: this runs on every request.
+  const expected = () => `[${dims.map((d) => d ?? -1).join(",")}]`;
+  if (shape.length !== dims.length) {
+    throw bad(`${what} has shape [${shape.join(",")}] (rank ${shape.length}) but the model takes ${expected()} (rank ${dims.length})`);
   }
-  spec.dims.forEach((d, i) => {
-    if (d !== null && shape[i] !== d) throw bad(`${what} has shape [${shape.join(",")}] but the model takes ${expected}: dim ${i} must be ${d}`);
-  });
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i];
+    if (d !== null && shape[i] !== d) throw bad(`${what} has shape [${shape.join(",")}] but the model takes ${expected()}: dim ${i} must be ${d}`);
+  }
 }

@@ -30,6 +30,8 @@ function compareVersions(a: string, b: string): number {
 export class Repository {
   private readonly models = new Map<string, Map<string, ModelVersion>>();
   private readonly failed = new Map<string, { name: string; version: string; reason: string }>();
+  /** The default version of each model (the highest), kept current on load/unload: resolved on every request. */
+  private readonly latest = new Map<string, ModelVersion>();
   /** Names of configured versions not yet loaded: the module is ready when this is empty. */
   readonly pending = new Set<string>();
 
@@ -90,6 +92,7 @@ export class Repository {
     const previous = versions.get(version);
     versions.set(version, loaded);
     this.models.set(name, versions);
+    this.updateLatest(name);
     if (previous) void this.retire(previous);
     return loaded;
   }
@@ -105,8 +108,15 @@ export class Repository {
       return this.retire(model);
     });
     if (versions.size === 0) this.models.delete(name);
+    this.updateLatest(name);
     await Promise.all(retiring);
     return targets;
+  }
+
+  private updateLatest(name: string): void {
+    const highest = this.versionsOf(name).at(-1);
+    if (highest === undefined) this.latest.delete(name);
+    else this.latest.set(name, this.models.get(name)!.get(highest)!);
   }
 
   private async retire(model: ModelVersion): Promise<void> {
@@ -130,7 +140,7 @@ export class Repository {
           : `model "${name}" is not loaded${known.length ? `; loaded: ${known.join(", ")}` : ""}`,
       );
     }
-    if (version === undefined || version === "") return versions.get(this.versionsOf(name).at(-1)!)!;
+    if (version === undefined || version === "") return this.latest.get(name)!;
     const model = versions.get(version);
     if (!model) throw new CleaveError("NOT_FOUND", `model "${name}" has no version "${version}"; versions: ${this.versionsOf(name).join(", ")}`);
     return model;
@@ -151,6 +161,7 @@ export class Repository {
   async close(): Promise<void> {
     const all = this.all();
     this.models.clear();
+    this.latest.clear();
     await Promise.all(all.map((m) => this.retire(m)));
   }
 }

@@ -15,6 +15,8 @@ export interface SessionSettings {
 
 export type Feeds = Record<string, Tensor>;
 
+let loadedOrt: Awaited<ReturnType<typeof loadOnnxRuntime>> | undefined;
+
 export async function createSession(bytes: Uint8Array, settings: SessionSettings): Promise<InferenceSession> {
   const ort = await loadOnnxRuntime();
   return ort.InferenceSession.create(bytes, {
@@ -30,7 +32,8 @@ export async function createSession(bytes: Uint8Array, settings: SessionSettings
 
 /** Runs the session; `fetches` names the outputs to compute (never a non-tensor one onnxruntime cannot return). */
 export async function runSession(session: InferenceSession, feeds: Feeds, fetches: readonly string[]): Promise<Feeds> {
-  const ort = await loadOnnxRuntime();
+  // Loaded once per thread (a session exists, so the module is already loaded): no await on the hot path.
+  const ort = (loadedOrt ??= await loadOnnxRuntime());
   const ortFeeds: Record<string, OrtTensor> = {};
   for (const [name, t] of Object.entries(feeds)) {
     if (t.datatype === "FP16") {
