@@ -19,7 +19,7 @@ export const SessionSchema = T.Object(
 
 export const BatchingSchema = T.Object(
   {
-    maxBatchSize: T.Optional(T.Integer({ minimum: 1, maximum: 65536, description: "Most rows in one run; 1 turns batching off. Default 32." })),
+    maxBatchSize: T.Optional(T.Integer({ minimum: 1, maximum: 65536, description: "Most rows in one run; 1 turns batching off. Default 64." })),
     maxQueueDelayMs: T.Optional(T.Number({ minimum: 0, maximum: 10_000, description: "How long a request may wait for others to fill a batch when the model is idle. Default 0 (batch only what queued while the model was busy)." })),
     maxQueue: T.Optional(T.Integer({ minimum: 1, maximum: 1_000_000, description: "Requests waiting per model version before new ones get 429. Default 256." })),
   },
@@ -27,7 +27,7 @@ export const BatchingSchema = T.Object(
 );
 
 export const WorkersSchema = T.Union([T.Literal("auto"), T.Integer({ minimum: 0, maximum: 64 })], {
-  description: "Worker threads running this model (0: on the event loop). auto: 0 when a warm-up run of a full batch takes under 1 ms, else min(2, cores). Default auto.",
+  description: "Worker threads running this model (0: on the event loop). auto: 0 when a warm-up run of a full batch takes under 1 ms, else cores − 1 clamped to 1..2. Default auto.",
 });
 
 /** Options that apply to one model version, whether it comes from the config or from a `load` call. */

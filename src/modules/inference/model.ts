@@ -31,7 +31,7 @@ export function sessionSettings(o: Options["session"]): SessionSettings {
 }
 
 export function batchingSettings(o: Options["batching"]): BatchingSettings {
-  return { maxBatchSize: o?.maxBatchSize ?? 32, maxQueueDelayMs: o?.maxQueueDelayMs ?? 0, maxQueue: o?.maxQueue ?? 256 };
+  return { maxBatchSize: o?.maxBatchSize ?? 64, maxQueueDelayMs: o?.maxQueueDelayMs ?? 0, maxQueue: o?.maxQueue ?? 256 };
 }
 
 /**
@@ -105,7 +105,9 @@ export class ModelVersion {
     const rows = batchable ? batching.maxBatchSize : 1;
     let warmupMs = await timedWarmup(executor, info, rows);
     if (workers === "auto" && warmupMs !== undefined && warmupMs > INLINE_LIMIT_MS) {
-      const pool = await WorkerPool.create(info.bytes, session, Math.min(2, availableParallelism()));
+      // One core stays with the event loop (HTTP, JSON, batching); more than two workers rarely pays for the
+      // extra session memory, since each run already uses its batch.
+      const pool = await WorkerPool.create(info.bytes, session, Math.max(1, Math.min(2, availableParallelism() - 1)));
       await executor.close();
       executor = pool;
       warmupMs = (await timedWarmup(executor, info, rows)) ?? warmupMs;
