@@ -8,7 +8,7 @@
  *   (c1) heavy model only: Cleave with batching off (maxBatchSize 1), same worker count as (c).
  * HEAVY_WIDTH (default 4096) sets the heavy model's hidden width: 256→W→W→1.
  * HTTP load comes from a separate process (bench/infer-load.ts) with keep-alive fetch on loopback; every cell is
- * bounded in time and request count.
+ * bounded in time and request count. BENCH_SECONDS (default 2) and BENCH_ROUNDS (default 3) set the effort.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -21,7 +21,10 @@ import { createLogger } from "../src/runtime/log";
 import { loadOnnxRuntime } from "../src/runtime/native/onnxruntime";
 import { smallMlp, wideMlp } from "../test/fixtures/make-models";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+/** Each cell runs this many times, interleaved with the other modes, and reports its median round (by req/s):
+ * the machine is shared, and interleaving spreads other load over all modes alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const MAX_REQUESTS = 200_000;
 const CONCURRENCY = [1, 8, 32, 64];
 const dir = mkdtempSync(join(tmpdir(), "cleave-bench-"));
@@ -100,14 +103,25 @@ async function cleave() {
 
 const elysia = await minimalElysia();
 const { running, index } = await cleave();
+const median = (runs: Cell[]) => [...runs].sort((x, y) => x.rps - y.rps)[runs.length >> 1];
 for (const model of ["small", "heavy"] as const) {
   const width = MODELS[model].width;
   for (const c of CONCURRENCY) {
-    cells.push(await rawLoop(model, c));
-    cells.push(await httpLoad(model, "b minimal Elysia", `${elysia.url}/v2/models/${model}/infer`, width, c));
-    cells.push(await httpLoad(model, "c Cleave default", `${running.url}/v2/models/${model}/infer`, width, c));
-    if (model === "heavy") cells.push(await httpLoad(model, "c1 Cleave unbatched", `${running.url}/v2/models/heavy-unbatched/infer`, width, c));
-    for (const cell of cells.slice(model === "heavy" ? -4 : -3)) console.error(`${cell.model} ${cell.mode} c=${cell.concurrency}: ${cell.rps.toFixed(0)} req/s`);
+    const modes: [string, () => Promise<Cell>][] = [
+      ["a raw loop", () => rawLoop(model, c)],
+      ["b minimal Elysia", () => httpLoad(model, "b minimal Elysia", `${elysia.url}/v2/models/${model}/infer`, width, c)],
+      ["c Cleave default", () => httpLoad(model, "c Cleave default", `${running.url}/v2/models/${model}/infer`, width, c)],
+    ];
+    if (model === "heavy") {
+      modes.push(["c1 Cleave unbatched", () => httpLoad(model, "c1 Cleave unbatched", `${running.url}/v2/models/heavy-unbatched/infer`, width, c)]);
+    }
+    const runs = new Map<string, Cell[]>(modes.map(([m]) => [m, []]));
+    for (let r = 0; r < ROUNDS; r++) for (const [m, run] of modes) runs.get(m)!.push(await run());
+    for (const [m] of modes) {
+      const cell = median(runs.get(m)!);
+      cells.push(cell);
+      console.error(`${model} ${m} c=${c}: ${runs.get(m)!.map((x) => x.rps.toFixed(0)).join(" / ")} req/s (median ${cell.rps.toFixed(0)})`);
+    }
   }
 }
 elysia.stop();
@@ -115,7 +129,7 @@ await running.stop();
 
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : "-");
 const lines = [
-  `machine: ${cpus().length} × ${cpus()[0]?.model}; bun ${Bun.version}; ${new Date().toISOString()}; ${SECONDS}s per cell; heavy = MLP 256→${HEAVY_WIDTH}→${HEAVY_WIDTH}→1`,
+  `machine: ${cpus().length} × ${cpus()[0]?.model}; bun ${Bun.version}; ${new Date().toISOString()}; median of ${ROUNDS} interleaved rounds of ${SECONDS}s per cell; heavy = MLP 256→${HEAVY_WIDTH}→${HEAVY_WIDTH}→1`,
   `cleave default settings chose: ${index.models.map((m) => `${m.name} workers=${m.workers} batching=${m.batching}`).join("; ")}`,
   "",
   "| model | mode | concurrency | req/s | p50 µs | p99 µs | errors |",

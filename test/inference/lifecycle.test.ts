@@ -106,3 +106,29 @@ test("a full queue answers 429 with Retry-After", async () => {
   expect(results.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(2);
   expect((await stats("q", "1")).rejected).toBe(rejected.length);
 }, 30_000);
+
+test("maxQueueDelayMs lets an idle model wait for company", async () => {
+  await load("delay", "1", mlp([30, 64, 1], { seed: 6 }), { workers: 0, batching: { maxQueueDelayMs: 80 } });
+  const first = predict("/v2/models/delay/infer", [row(1)]);
+  await Bun.sleep(15);
+  const second = predict("/v2/models/delay/infer", [row(2)]);
+  expect((await first).status).toBe(200);
+  expect((await second).status).toBe(200);
+  const s = await stats("delay", "1");
+  expect(s.batches).toBe(1);
+  expect(s.batchSize.max).toBe(2);
+});
+
+test("a request whose deadline passes in the queue is not run", async () => {
+  await load("dl", "1", slowMlp(20), { workers: 1, batching: { maxBatchSize: 1 } });
+  const rows = Array.from({ length: 32 }, () => Array(64).fill(0.5));
+  const input = { name: "dl", inputs: [{ name: "x", datatype: "FP32", shape: [32, 64], data: rows.flat() }] };
+  const long = proc.bus.call("inference", "infer", input, { timeoutMs: 30_000 });
+  const short = proc.bus.call("inference", "infer", input, { timeoutMs: 20 });
+  await expect(short).rejects.toThrow(/deadline|did not answer/);
+  await long;
+  await Bun.sleep(20);
+  const s = await stats("dl", "1");
+  expect(s.batches).toBe(1);
+  expect(s.errors).toBe(1);
+}, 30_000);
