@@ -52,8 +52,10 @@ export default defineModule(inferenceContract, async (ctx) => {
       }),
       stats: () => ({ models: repository.all().map((m) => m.stats.snapshot()) }),
     },
+    // `/readyz` waits for configured models ("down" while loading); a model refused at load does not hold the
+    // others back but shows as "degraded" so monitoring sees it.
     health: () => ({
-      status: repository.pending.size === 0 ? ("ok" as const) : ("degraded" as const),
+      status: repository.pending.size > 0 ? ("down" as const) : repository.failures().length ? ("degraded" as const) : ("ok" as const),
       details: { loaded: repository.all().length, loading: repository.pending.size, failed: repository.failures().length },
     }),
     stop: async () => {

@@ -20,6 +20,17 @@ export interface ModelSource {
   options: Options;
 }
 
+/** A model's own options over the defaults, section by section (a model's `batching.maxBatchSize` keeps the
+ * default `batching.maxQueue`). */
+function mergeOptions(defaults: Options, own: Options): Options {
+  return {
+    ...defaults,
+    ...own,
+    batching: { ...defaults.batching, ...own.batching },
+    session: { ...defaults.session, ...own.session },
+  };
+}
+
 /** Versions in serving order: numeric ones by value, the highest being the default. */
 function compareVersions(a: string, b: string): number {
   const [na, nb] = [Number(a), Number(b)];
@@ -68,7 +79,15 @@ export class Repository {
     const key = `${source.name}:${source.version}`;
     this.pending.add(key);
     try {
-      await this.load(source.name, source.version, new Uint8Array(readFileSync(source.path)), source.options);
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(readFileSync(source.path));
+      } catch (err) {
+        const reason = `cannot read ${source.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+        this.failed.set(key, { name: source.name, version: source.version, reason });
+        throw new Error(reason);
+      }
+      await this.load(source.name, source.version, bytes, source.options);
     } catch (err) {
       this.log.error({ model: source.name, version: source.version, path: source.path, reason: (err as Error).message }, "model refused at load");
     } finally {
@@ -81,7 +100,7 @@ export class Repository {
     const key = `${name}:${version}`;
     let loaded: ModelVersion;
     try {
-      loaded = await ModelVersion.load(name, version, bytes, { ...this.defaults, ...options }, this.log);
+      loaded = await ModelVersion.load(name, version, bytes, mergeOptions(this.defaults, options), this.log);
     } catch (err) {
       const reason = err instanceof UnservableModel ? err.message : `onnxruntime could not load it: ${(err as Error).message}`;
       this.failed.set(key, { name, version, reason });
