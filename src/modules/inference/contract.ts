@@ -163,6 +163,8 @@ export const inferenceContract = defineContract({
     { method: "GET", path: "/v2/health/live", operation: "live" },
     { method: "GET", path: "/v2/health/ready", operation: "ready", toResponse: readyStatus },
     { method: "GET", path: "/v2/repository/index", operation: "index" },
+    // Triton's repository index is a POST with an optional body: accept that form too.
+    { method: "POST", path: "/v2/repository/index", operation: "index", toInput: () => ({}) },
     ...v2("GET", "", "metadata"),
     ...v2("GET", "/ready", "modelReady", { toResponse: readyStatus }),
     ...v2("POST", "/infer", "infer", { body: "raw", toInput: inferInputFromHttp, toResponse: inferResponse }),

@@ -21,7 +21,7 @@ export default defineModule(inferenceContract, async (ctx) => {
   return {
     handlers: {
       ping: ping("inference"),
-      server: () => ({ name: "cleave", version: VERSION, extensions: ["binary_tensor_data", "model_repository"] }),
+      server: () => ({ name: "cleave", version: VERSION, extensions: ["binary_tensor_data"] }),
       live: () => ({ live: true }),
       ready: () => ({ ready: repository.pending.size === 0, models: configured }),
       metadata: ({ name, version }) => {
@@ -47,7 +47,13 @@ export default defineModule(inferenceContract, async (ctx) => {
       },
       unload: async ({ name, version }) => ({ unloaded: await repository.unload(name, version) }),
       index: () => ({
-        models: repository.all().map((m) => ({ name: m.name, version: m.version, state: "ready", workers: m.workers, batching: m.batching })),
+        models: [
+          ...repository.all().map((m) => ({ name: m.name, version: m.version, state: "ready", workers: m.workers, batching: m.batching })),
+          ...[...repository.pending].map((key) => {
+            const [name, version] = key.split(":");
+            return { name, version, state: "loading", workers: 0, batching: false };
+          }),
+        ],
         failed: repository.failures(),
       }),
       stats: () => ({ models: repository.all().map((m) => m.stats.snapshot()) }),
