@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startTestProcess, type TestProcess } from "../harness/deployment";
-import { mlp, slowMlp } from "../fixtures/make-models";
+import { mlp, rowSum, slowMlp } from "../fixtures/make-models";
 
 let proc: TestProcess;
 beforeAll(async () => {
@@ -132,3 +132,16 @@ test("a request whose deadline passes in the queue is not run", async () => {
   expect(s.batches).toBe(1);
   expect(s.errors).toBe(1);
 }, 30_000);
+
+test("a model whose outputs do not keep rows gets batching turned off and each request its own answer", async () => {
+  await load("sum", "1", rowSum(), { workers: 0 });
+  const input = (v: number) => ({ name: "sum", inputs: [{ name: "x", datatype: "FP32", shape: [2, 4], data: Array(8).fill(v) }] });
+  // Issued in one tick, so they queue together and the first run is a batch of four requests.
+  const results = (await Promise.all([1, 2, 3, 4].map((v) => proc.bus.call("inference", "infer", input(v))))) as any[];
+  results.forEach((r, i) => {
+    expect(r.outputs[0].shape).toEqual([1, 4]);
+    expect(Array.from(r.outputs[0].data)).toEqual(Array(4).fill(2 * (i + 1)));
+  });
+  const index = (await proc.bus.call("inference", "index", {})) as any;
+  expect(index.models.find((m: any) => m.name === "sum").batching).toBe(false);
+});

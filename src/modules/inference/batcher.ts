@@ -48,8 +48,9 @@ export class Scheduler {
     private readonly onBatchingDisabled: (reason: string) => void,
   ) {}
 
-  get queued(): number {
-    return this.queue.length;
+  /** Whether requests are still concatenated (turned off for good when a model's outputs do not keep rows). */
+  get batching(): boolean {
+    return this.batchable;
   }
 
   submit(feeds: Feeds, deadline: number): Promise<Feeds> {

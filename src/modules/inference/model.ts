@@ -74,7 +74,7 @@ export class ModelVersion {
     readonly version: string,
     readonly info: GraphInfo,
     private readonly executor: Executor,
-    readonly batching: boolean,
+    batchable: boolean,
     settings: BatchingSettings,
     readonly columns: string[] | undefined,
     readonly warmupMs: number | undefined,
@@ -83,7 +83,7 @@ export class ModelVersion {
     this.stats = new ModelStats(name, version);
     this.inputsByName = new Map(info.inputs.map((i) => [i.name, i]));
     this.outputsByName = new Map(info.outputs.map((o) => [o.name, o]));
-    this.scheduler = new Scheduler(executor, settings, batching, info.outputs.map((o) => o.name), this.stats, (reason) =>
+    this.scheduler = new Scheduler(executor, settings, batchable, info.outputs.map((o) => o.name), this.stats, (reason) =>
       log.warn({ model: name, version, reason }, "batching turned off: the model does not keep rows independent"),
     );
   }
@@ -118,6 +118,10 @@ export class ModelVersion {
 
   get workers(): number {
     return this.executor.workers;
+  }
+
+  get batching(): boolean {
+    return this.scheduler.batching;
   }
 
   metadata() {
