@@ -101,16 +101,24 @@ export class ModelVersion {
     let executor: Executor = workers === 0 || workers === "auto"
       ? await InlineExecutor.create(info.bytes, session)
       : await WorkerPool.create(info.bytes, session, workers);
-    // A full batch is what a busy model runs: time that to decide whether it may run on the event loop.
-    const rows = batchable ? batching.maxBatchSize : 1;
-    let warmupMs = await timedWarmup(executor, info, rows);
-    if (workers === "auto" && warmupMs !== undefined && warmupMs > INLINE_LIMIT_MS) {
-      // One core stays with the event loop (HTTP, JSON, batching); more than two workers rarely pays for the
-      // extra session memory, since each run already uses its batch.
-      const pool = await WorkerPool.create(info.bytes, session, Math.max(1, Math.min(2, availableParallelism() - 1)));
+    let warmupMs: number | undefined;
+    try {
+      // One row first: a model slow even then goes straight to workers, without ever running (and allocating) a
+      // full batch on the event loop. Otherwise a full batch is what a busy model runs: time that.
+      const rows = batchable ? batching.maxBatchSize : 1;
+      warmupMs = await timedWarmup(executor, info, 1);
+      if (rows > 1 && warmupMs !== undefined && warmupMs <= INLINE_LIMIT_MS) warmupMs = await timedWarmup(executor, info, rows);
+      if (workers === "auto" && warmupMs !== undefined && warmupMs > INLINE_LIMIT_MS) {
+        // One core stays with the event loop (HTTP, JSON, batching); more than two workers rarely pays for the
+        // extra session memory, since each run already uses its batch.
+        const pool = await WorkerPool.create(info.bytes, session, Math.max(1, Math.min(2, availableParallelism() - 1)));
+        await executor.close();
+        executor = pool;
+        warmupMs = (await timedWarmup(executor, info, 1)) ?? warmupMs;
+      }
+    } catch (err) {
       await executor.close();
-      executor = pool;
-      warmupMs = (await timedWarmup(executor, info, rows)) ?? warmupMs;
+      throw err;
     }
     log.info({ model: name, version, workers: executor.workers, batching: batchable, warmupMs }, "model version loaded");
     return new ModelVersion(name, version, info, executor, batchable, batching, options.columns, warmupMs, log);
