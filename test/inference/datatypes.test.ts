@@ -81,3 +81,18 @@ describe("datatype round trips", () => {
     expect(((await res.json()) as any).error).toContain("binary_data");
   });
 });
+
+describe("datatype round trips through a worker thread", () => {
+  for (const datatype of ["BOOL", "UINT64", "INT64", "FP16", "BYTES"]) {
+    test(`${datatype} binary in → binary out`, async () => {
+      const name = `w_${datatype.toLowerCase()}`;
+      await proc.bus.call("inference", "load", { name, version: "1", bytes: identity(IDENTITY_TYPES[datatype]), workers: 1 }, { timeoutMs: 30_000 });
+      const { bytes, expect: expected } = BINARY_VALUES[datatype] ?? { bytes: new Uint8Array([1, 0, 1, 1, 0, 0]), expect: [true, false, true, true, false, false] };
+      const req = binaryRequest([{ name: "x", datatype, shape: [2, 3], values: [], bytes }], { parameters: { binary_data_output: true } });
+      const res = await readInferResponse(await fetch(`${proc.url}/v2/models/${name}/infer`, { method: "POST", body: req.body, headers: req.headers }));
+      expect(res.status).toBe(200);
+      res.outputs[0].values.forEach((v, i) => expect(Object.is(v, expected[i])).toBe(true));
+      await proc.bus.call("inference", "unload", { name });
+    });
+  }
+});
