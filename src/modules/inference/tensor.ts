@@ -74,6 +74,10 @@ function describe(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
+/** onnxruntime-node passes strings to native code as C strings: a NUL would silently cut the element short. */
+const nulError = (what: string, i: number) =>
+  bad(`${what}: BYTES element ${i} contains a NUL character, which onnxruntime string tensors cannot carry`);
+
 /** Flattens OIP `data` (flat or nested row-major) into one array. */
 function flatten(data: unknown[]): unknown[] {
   for (let i = 0; i < data.length; i++) if (Array.isArray(data[i])) return data.flat(Infinity);
@@ -98,7 +102,10 @@ export function fromJson(what: string, datatype: Datatype, shape: number[], data
     bad(`${what}: element ${i} is ${describe(v)}; ${datatype} takes ${wants}`);
   switch (spec.kind) {
     case "string": {
-      for (let i = 0; i < flat.length; i++) if (typeof flat[i] !== "string") throw elementError(i, flat[i], "strings");
+      for (let i = 0; i < flat.length; i++) {
+        if (typeof flat[i] !== "string") throw elementError(i, flat[i], "strings");
+        if ((flat[i] as string).includes("\0")) throw nulError(what, i);
+      }
       return flat as string[];
     }
     case "bool": {
@@ -223,11 +230,14 @@ function stringsFromBinary(what: string, count: number, bytes: Uint8Array): stri
     if (offset + 4 + length > bytes.byteLength) {
       throw bad(`${what}: BYTES element ${out.length} claims ${length} bytes but only ${bytes.byteLength - offset - 4} remain`);
     }
+    let text: string;
     try {
-      out.push(decoder.decode(bytes.subarray(offset + 4, offset + 4 + length)));
+      text = decoder.decode(bytes.subarray(offset + 4, offset + 4 + length));
     } catch {
       throw bad(`${what}: BYTES element ${out.length} is not valid UTF-8 (ONNX string tensors hold text)`);
     }
+    if (text.includes("\0")) throw nulError(what, out.length);
+    out.push(text);
     offset += 4 + length;
   }
   if (out.length !== count) throw bad(`${what}: binary data holds ${out.length} BYTES elements but the shape needs ${count}`);
