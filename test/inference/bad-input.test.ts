@@ -68,6 +68,7 @@ const CASES: [string, () => Promise<{ status: number; error: string }>, number, 
   ["data not an array", () => infer("mlp", one({ data: { a: 1 } })), 400, '"data" must be an array'],
   ["no data", () => infer("mlp", one({ data: undefined })), 400, 'no "data"'],
   ["number where a string goes", () => infer("strings", { inputs: [{ name: "x", datatype: "BYTES", shape: [1, 3], data: ["a", 2, "c"] }] }), 400, "BYTES takes strings"],
+  ["ragged nested data", () => infer("heads", { inputs: ["a", "b"].map((name) => ({ name, datatype: "FP32", shape: [2, 4], data: [[1, 2, 3, 4, 5], [6, 7, 8]] })) }), 400, "data[0] should be an array of 4"],
   ["NUL inside a string", () => infer("strings", { inputs: [{ name: "x", datatype: "BYTES", shape: [1, 3], data: ["a\u0000b", "x", "y"] }] }), 400, "NUL"],
   ["integer out of range", () => infer("ints", { inputs: [{ name: "x", datatype: "INT32", shape: [1, 3], data: [1, 2, 2 ** 31] }] }), 400, "integers in"],
   ["fraction for an integer", () => infer("ints", { inputs: [{ name: "x", datatype: "INT32", shape: [1, 3], data: [1, 2.5, 3] }] }), 400, "integers"],
@@ -92,7 +93,7 @@ const CASES: [string, () => Promise<{ status: number; error: string }>, number, 
   ["V1 named columns without a column order", () => post("/v1/models/mlp:predict", JSON.stringify({ instances: [{ amount: 1 }] })), 400, "no column order"],
   ["V1 missing column", () => post("/v1/models/tabular:predict", JSON.stringify({ instances: [{ f0: 1 }] })), 400, 'no column "f1"'],
   ["V1 unknown column", () => post("/v1/models/tabular:predict", JSON.stringify({ instances: [{ zz: 1 }] })), 400, 'column "zz"'],
-  ["V1 ragged rows", () => post("/v1/models/mlp:predict", JSON.stringify({ instances: [x30(), [1, 2]] })), 400, "elements"],
+  ["V1 ragged rows", () => post("/v1/models/mlp:predict", JSON.stringify({ instances: [x30(), [1, 2]] })), 400, "data[1] should be an array of 30"],
 ];
 
 function lyingStrings(): Uint8Array {

@@ -79,9 +79,27 @@ const nulError = (what: string, i: number) =>
   bad(`${what}: BYTES element ${i} contains a NUL character, which onnxruntime string tensors cannot carry`);
 
 /** Flattens OIP `data` (flat or nested row-major) into one array. */
-function flatten(data: unknown[]): unknown[] {
-  for (let i = 0; i < data.length; i++) if (Array.isArray(data[i])) return data.flat(Infinity);
+function flatten(what: string, data: unknown[], shape: number[]): unknown[] {
+  for (let i = 0; i < data.length; i++) {
+    if (Array.isArray(data[i])) {
+      checkNesting(what, data, shape, 0, "data");
+      return data.flat(Infinity);
+    }
+  }
   return data;
+}
+
+/** Nested data must follow the shape level by level: [[1,2,3],[4]] is not a [2,2] tensor even with 4 numbers. */
+function checkNesting(what: string, level: unknown, shape: number[], depth: number, path: string): void {
+  if (depth === shape.length) {
+    if (Array.isArray(level)) throw bad(`${what}: ${path} is nested deeper than shape [${shape.join(",")}]`);
+    return;
+  }
+  if (!Array.isArray(level) || level.length !== shape[depth]) {
+    const got = Array.isArray(level) ? `${level.length} items` : describe(level);
+    throw bad(`${what}: ${path} should be an array of ${shape[depth]} (dim ${depth} of shape [${shape.join(",")}]), got ${got}`);
+  }
+  for (let i = 0; i < level.length; i++) checkNesting(what, level[i], shape, depth + 1, `${path}[${i}]`);
 }
 
 /**
@@ -92,7 +110,7 @@ export function fromJson(what: string, datatype: Datatype, shape: number[], data
   if (!Array.isArray(data)) {
     throw bad(`${what}: "data" must be an array (flat or nested, row-major), got ${describe(data)}`);
   }
-  const flat = flatten(data);
+  const flat = flatten(what, data, shape);
   const expected = elementCount(shape);
   if (flat.length !== expected) {
     throw bad(`${what}: shape [${shape.join(",")}] holds ${expected} elements but "data" has ${flat.length}`);
