@@ -145,3 +145,11 @@ test("a model whose outputs do not keep rows gets batching turned off and each r
   const index = (await proc.bus.call("inference", "index", {})) as any;
   expect(index.models.find((m: any) => m.name === "sum").batching).toBe(false);
 });
+
+test("stats over REST, filtered by model and version", async () => {
+  const all: any = await (await fetch(`${proc.url}/v2/models/b/stats`)).json();
+  expect(all.models.map((m: any) => `${m.name}:${m.version}`)).toEqual(["b:1"]);
+  expect(all.models[0].requests).toBeGreaterThanOrEqual(72);
+  expect(all.models[0].latencyMs.buckets.at(-1)).toEqual([-1, all.models[0].requests]);
+  expect((await fetch(`${proc.url}/v2/models/b/versions/9/stats`)).status).toBe(404);
+});

@@ -154,7 +154,11 @@ export const inferenceContract = defineContract({
       output: T.Object({ models: T.Array(T.Object({ name: T.String(), version: T.String(), state: T.String(), workers: T.Integer(), batching: T.Boolean() })), failed: T.Array(T.Object({ name: T.String(), version: T.String(), reason: T.String() })) }),
       summary: "Loaded model versions, and those refused at load with the reason",
     },
-    stats: { input: T.Object({}), output: T.Object({ models: T.Array(ModelStats) }), summary: "Per model version counters for monitoring" },
+    stats: {
+      input: T.Object({ name: T.Optional(T.String()), version: T.Optional(T.String()) }),
+      output: T.Object({ models: T.Array(ModelStats) }),
+      summary: "Per model version counters for monitoring (all versions, or one model's, or one version's)",
+    },
   },
   events: {},
   routes: [
@@ -167,6 +171,7 @@ export const inferenceContract = defineContract({
     { method: "POST", path: "/v2/repository/index", operation: "index", toInput: () => ({}) },
     ...v2("GET", "", "metadata"),
     ...v2("GET", "/ready", "modelReady", { toResponse: readyStatus }),
+    ...v2("GET", "/stats", "stats"),
     ...v2("POST", "/infer", "infer", { body: "raw", toInput: inferInputFromHttp, toResponse: inferResponse }),
     // Elysia reads `/v1/models/iris:predict` as the parameter "iris:predict": the verb is split off in toInput.
     { method: "POST", path: "/v1/models/:model", operation: "predict", body: "raw", toInput: predictInputFromHttp },

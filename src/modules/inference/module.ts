@@ -56,7 +56,11 @@ export default defineModule(inferenceContract, async (ctx) => {
         ],
         failed: repository.failures(),
       }),
-      stats: () => ({ models: repository.all().map((m) => m.stats.snapshot()) }),
+      stats: ({ name, version }) => {
+        if (name !== undefined) repository.resolve(name, version);
+        const selected = repository.all().filter((m) => (name === undefined || m.name === name) && (version === undefined || m.version === version));
+        return { models: selected.map((m) => m.stats.snapshot()) };
+      },
     },
     // `/readyz` waits for configured models ("down" while loading); a model refused at load does not hold the
     // others back but shows as "degraded" so monitoring sees it.
