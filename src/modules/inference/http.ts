@@ -6,7 +6,7 @@
 import type { HttpRequestView, HttpResponseView } from "../../runtime/contract";
 import { CleaveError } from "../../runtime/errors";
 import type { InferResult } from "./contract";
-import { type Datatype, isDatatype, toBinary, toJson, type TensorValues } from "./tensor";
+import { type Datatype, toBinary, toJson, type TensorValues } from "./tensor";
 
 export const HEADER_LENGTH = "inference-header-content-length";
 const bad = (message: string) => new CleaveError("INVALID_ARGUMENT", message);
@@ -129,8 +129,3 @@ export function predictInputFromHttp(req: HttpRequestView): unknown {
   }
   return { instances: request.instances, inputs: request.inputs, name: target.slice(0, colon) };
 }
-
-export const checkDatatype = (what: string, d: unknown): Datatype => {
-  if (!isDatatype(d)) throw bad(`${what}: unknown datatype ${JSON.stringify(d)}`);
-  return d;
-};

@@ -50,14 +50,11 @@ export const DATATYPES: Record<Datatype, DatatypeSpec> = {
   BYTES: { ort: "string", kind: "string", bytes: 0 },
 };
 
-export const DATATYPE_NAMES = Object.keys(DATATYPES) as Datatype[];
-const BY_ORT = new Map(DATATYPE_NAMES.map((d) => [DATATYPES[d].ort, d]));
+const BY_ORT = new Map((Object.keys(DATATYPES) as Datatype[]).map((d) => [DATATYPES[d].ort, d]));
 
 export function datatypeOfOrt(ortType: string): Datatype | undefined {
   return BY_ORT.get(ortType);
 }
-
-export const isDatatype = (s: unknown): s is Datatype => typeof s === "string" && Object.hasOwn(DATATYPES, s);
 
 export function elementCount(shape: readonly number[]): number {
   let n = 1;
@@ -173,6 +170,8 @@ export function fromJson(what: string, datatype: Datatype, shape: number[], data
   }
 }
 
+const halfToNumbers = (bits: Uint16Array) => new Float16Array(bits.buffer, bits.byteOffset, bits.length);
+
 /**
  * Typed values → a JSON-ready flat array. Non-finite floats cannot be written as JSON: the caller gets a clear
  * error telling it to ask for binary output instead of silently receiving nulls.
@@ -197,7 +196,6 @@ export function toJson(what: string, datatype: Datatype, values: TensorValues): 
   return out;
 }
 
-export const halfToNumbers = (bits: Uint16Array) => new Float16Array(bits.buffer, bits.byteOffset, bits.length);
 
 /** Bytes of one tensor in the binary extension's layout (BYTES: each element as u32 LE length + UTF-8). */
 export function toBinary(datatype: Datatype, values: TensorValues): Uint8Array {
