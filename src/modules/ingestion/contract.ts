@@ -121,6 +121,11 @@ export const ingestionContract = defineContract({
       output: T.Object({ events: T.Array(LoggedEvent), head: T.Integer() }),
       summary: "Events of the log after a position, in order (consumers and replays)",
     },
+    schema: {
+      input: T.Object({}, strict),
+      output: T.Object({ eventTypes: T.Record(T.String(), EventTypeSpec) }),
+      summary: "The configured event types and their fields (consumers check their definitions against it)",
+    },
     stats: {
       input: T.Object({}, strict),
       output: T.Object({

@@ -105,6 +105,7 @@ export default defineModule(ingestionContract, async (ctx) => {
         const events = await log.read(after, max, waitMs ?? 0);
         return { events, head: log.head() };
       },
+      schema: () => ({ eventTypes: cfg.eventTypes }),
       stats: () => {
         const head = log.head();
         const out: Record<string, { position: number; lag: number; lastReadMs: number }> = {};
