@@ -3,6 +3,7 @@
  * The `cleave` command. With no arguments it runs the embedded default (the monolith config built into the binary).
  */
 import { VERSION } from "../runtime/version";
+import { featuresCommand } from "./features";
 import { serveCommand } from "./serve";
 import { upCommand } from "./up";
 import { CliError, fail } from "./args";
@@ -20,6 +21,7 @@ Usage:
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   up: upCommand,
+  features: featuresCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -144,23 +144,40 @@ export class FeatureApplier {
     private readonly touched: (entity: number, id: string, state: EntityState) => void,
   ) {}
 
-  /** Too late: the event is older than the watermark minus the allowed lateness; counted, not applied. */
-  apply(event: EngineEvent): "applied" | "late" {
-    if (event.ts < this.watermark - this.plan.allowedLatenessMs) {
+  /** Lateness rule: an event older than the watermark minus the allowed lateness is counted, not applied. */
+  admit(ts: number): boolean {
+    if (ts < this.watermark - this.plan.allowedLatenessMs) {
       this.lateDropped++;
-      return "late";
+      return false;
     }
-    if (event.ts > this.watermark) this.watermark = event.ts;
+    if (ts > this.watermark) this.watermark = ts;
+    return true;
+  }
+
+  /** Online: admit then insert, expiring relative to the watermark. */
+  apply(event: EngineEvent): "applied" | "late" {
+    if (!this.admit(event.ts)) return "late";
+    this.insert(event, this.watermark);
+    return "applied";
+  }
+
+  /**
+   * Adds an event to the states of its entities and expires what fell out of retention as seen from `progress`
+   * (the watermark online; the replay's current event time offline: expiry never touches a window still asked for).
+   */
+  insert(event: EngineEvent, progress: number): void {
+    let matched = false;
+    let inserted = false;
     this.plan.entities.forEach((e, i) => {
       const id = entityIdOf(e, event);
       if (id === undefined) return;
+      matched = true;
       const state = this.stateOf(i, id);
-      insertEvent(state, event.ts, event.seq, columnValues(e, event));
-      expireBefore(state, this.watermark - e.retentionMs - this.plan.allowedLatenessMs);
+      inserted = insertEvent(state, event.ts, event.seq, columnValues(e, event)) || inserted;
+      expireBefore(state, progress - e.retentionMs - this.plan.allowedLatenessMs);
       this.touched(i, id, state);
     });
-    this.applied++;
-    return "applied";
+    if (inserted || !matched) this.applied++; // an event seen before (same seq) is not counted again
   }
 }
 

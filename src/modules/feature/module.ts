@@ -131,7 +131,9 @@ export default defineModule(featureContract, async (ctx) => {
           rows: rows.map((r, i) => vectorOf(r.entities, r.request, resolveAsOf(r.asOf, `rows.${i}.asOf`))),
         };
       },
-      observe: ({ seq, event, request }) => {
+      observe: async ({ seq, event, request }, call) => {
+        // Everything logged before this event must be in the state first (read-your-writes for the decision path).
+        await waitForPosition(seq - 1, call.deadline);
         const ts = resolveAsOf(event.timestamp, "event.timestamp");
         const e: EngineEvent = { seq, type: event.type, ts, data: event.data };
         // Too late to apply: it is counted (stats.lateDropped) and the vector is answered without it.
