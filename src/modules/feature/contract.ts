@@ -27,7 +27,7 @@ export const EntitySpec = T.Object(
     eventTypes: T.Optional(T.Array(T.String(), { description: "Event types feeding it (default: all with `key`)." })),
     staleAfter: T.Optional(DURATION),
     retention: T.Optional(DURATION),
-    features: T.Record(T.String({ pattern: NAME }), AggregationSpec),
+    features: T.Record(T.String({ pattern: NAME }), AggregationSpec, { additionalProperties: false }),
   },
   strict,
 );
@@ -47,13 +47,13 @@ export const TransformSpec = T.Object(
 
 export const FeatureConfig = T.Object(
   {
-    entities: T.Record(T.String({ pattern: NAME }), EntitySpec, { default: {} }),
+    entities: T.Record(T.String({ pattern: NAME }), EntitySpec, { default: {}, additionalProperties: false }),
     request: T.Record(
       T.String({ pattern: NAME }),
       T.Object({ type: T.Union([T.Literal("number"), T.Literal("string"), T.Literal("boolean")]) }, strict),
-      { default: {}, description: "Request-time fields, given with each retrieval (or taken from the observed event)." },
+      { default: {}, additionalProperties: false, description: "Request-time fields, given with each retrieval (or taken from the observed event)." },
     ),
-    transforms: T.Record(T.String({ pattern: NAME }), TransformSpec, { default: {} }),
+    transforms: T.Record(T.String({ pattern: NAME }), TransformSpec, { default: {}, additionalProperties: false }),
     allowedLatenessSeconds: T.Integer({ minimum: 0, default: 300 }),
     batchSize: T.Integer({ minimum: 1, maximum: 10_000, default: 5000, description: "Events read from the log per call." }),
     checkpointMs: T.Integer({ minimum: 10, default: 200, description: "How often state and position are committed." }),

@@ -19,6 +19,7 @@ export const FieldSpec = T.Object(
 export const EventTypeSpec = T.Object(
   {
     fields: T.Record(T.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]{0,63}$" }), FieldSpec, {
+      additionalProperties: false,
       description: "The fields of `data` for this event type; any other field is rejected.",
     }),
   },
@@ -28,6 +29,7 @@ export const EventTypeSpec = T.Object(
 export const IngestionConfig = T.Object(
   {
     eventTypes: T.Record(T.String({ pattern: "^[a-z][a-z0-9_.-]{0,63}$" }), EventTypeSpec, {
+      additionalProperties: false,
       default: {},
       description: "Accepted event types (`type` of an event) and the schema of their `data`.",
     }),

@@ -5,6 +5,7 @@
  */
 import { type TSchema, Type as T } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import { ValueErrorType } from "@sinclair/typebox/errors";
 import { CleaveError, invalidArgument } from "../../runtime/errors";
 import { fieldName } from "../../runtime/validation";
 import type { IngestionConfig } from "./contract";
@@ -133,7 +134,7 @@ export class EventValidator {
     if (typeof data !== "object" || data === null || Array.isArray(data)) return "data must be a JSON object";
     if (!check.Check(data)) {
       const first = check.Errors(data).First();
-      if (first?.type === 45 /* additional property */ || /unexpected property/i.test(first?.message ?? "")) {
+      if (first?.type === ValueErrorType.ObjectAdditionalProperties) {
         const extra = Object.keys(data).find((k) => !(k in this.config.eventTypes[e.type as string].fields));
         return `field "data.${extra}" is not declared for event type "${e.type}"`;
       }
