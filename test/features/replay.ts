@@ -61,7 +61,7 @@ export async function replayAndCapture(url: string, bus: Bus, stream: StreamEven
     // Alternate the two batch encodings the API takes.
     const body = k % 2 ? batch.map((e) => JSON.stringify(e)).join("\n") : JSON.stringify(batch);
     const ack = await post(`${url}/v1/events`, body);
-    const seq = ack.results.find((r: { index: number }) => r.index === batch.length - 1).seq;
+    const seq = ack.seqs[batch.length - 1];
     const e = stream[m];
     let out;
     if (k % 2 === 0) {

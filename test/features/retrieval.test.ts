@@ -16,8 +16,8 @@ const txn = (id: string, at: number, amount: number, merchant: string) => ({
 });
 async function ingest(events: object[]): Promise<number> {
   const res = await fetch(`${proc.url}/v1/events`, { method: "POST", body: JSON.stringify(events) });
-  const body = (await res.json()) as { results: { seq: number }[] };
-  return Math.max(...body.results.map((r) => r.seq));
+  const body = (await res.json()) as { seqs: number[] };
+  return Math.max(...body.seqs);
 }
 async function features(body: object) {
   const res = await fetch(`${proc.url}/v1/features`, { method: "POST", body: JSON.stringify(body) });

@@ -55,7 +55,7 @@ test("producers speaking NATS submit NDJSON on the producer subject; JetStream d
   expect(first.rejected[0]).toMatchObject({ index: 1, id: "nats-bad" });
   const again = (await nc.request("cleave.split.ingest.submit", JSON.stringify(event), { timeout: 5000 })).json<any>();
   expect(again.duplicates).toBe(1);
-  expect(again.results[0].seq).toBe(first.results[0].seq);
+  expect(again.seqs[0]).toBe(first.seqs[0]);
   const bad = (await nc.request("cleave.split.ingest.submit", "", { timeout: 5000 })).json<any>();
   expect(bad.code).toBe("INVALID_ARGUMENT");
   await nc.close();

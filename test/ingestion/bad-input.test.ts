@@ -65,8 +65,10 @@ test("a batch: good events stored, bad ones reported by index with the reason", 
     { index: 1, id: "ok-11", reason: 'unknown event type "nope"; known: transaction, login' },
     { index: 3, id: "no-ts", reason: "missing timestamp" },
   ]);
-  const seqs = r.body.results.map((x: { index: number; seq: number }) => [x.index, x.seq]);
-  expect(seqs[0][1]).toBe(seqs[2][1]); // the duplicate answers with the original's position
+  expect(r.body.seqs[1]).toBeNull();
+  expect(r.body.seqs[3]).toBeNull();
+  expect(r.body.duplicateIndexes).toEqual([4]);
+  expect(r.body.seqs[4]).toBe(r.body.seqs[0]); // the duplicate answers with the original's position
 });
 
 test("NDJSON: an unparseable line is rejected by its index, the rest accepted", async () => {

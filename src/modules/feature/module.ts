@@ -15,7 +15,7 @@ import { checkRequest, computeVector, entityIdOf, FeatureApplier, type EngineEve
 import { OnlineStore } from "./store";
 
 const CONSUMER = "feature";
-const SWEEP_INTERVAL_MS = 60_000;
+const SWEEP_INTERVAL_MS = 5_000;
 
 /** Event types come from the ingestion module: definitions are checked against them before anything starts. */
 async function fetchEventTypes(bus: Bus, waitSeconds: number, log: Logger): Promise<IngestionConfig["eventTypes"]> {

@@ -81,10 +81,10 @@ export const IngestResult = T.Object({
   accepted: T.Integer({ description: "New events stored durably." }),
   duplicates: T.Integer({ description: "Events whose id was already stored: acknowledged, not stored again." }),
   rejected: T.Array(T.Object({ index: T.Integer(), id: T.Optional(T.String()), reason: T.String() })),
-  results: T.Array(
-    T.Object({ index: T.Integer(), id: T.String(), seq: T.Integer(), duplicate: T.Boolean() }),
-    { description: "Log position of every acknowledged event, by its index in the request." },
-  ),
+  seqs: T.Array(T.Union([T.Integer(), T.Null()]), {
+    description: "Log position of each event of the request, by index (null: rejected); a duplicate has the original's.",
+  }),
+  duplicateIndexes: T.Array(T.Integer(), { description: "Indexes of the events that were already stored." }),
 });
 export type IngestResult = Static<typeof IngestResult>;
 

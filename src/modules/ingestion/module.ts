@@ -53,7 +53,7 @@ export default defineModule(ingestionContract, async (ctx) => {
     }
     const items = input.body !== undefined ? parseBody(input.body) : input.events!.map((value) => ({ value }));
     checkBatchSize(items.length, cfg.maxBatchEvents);
-    if (items.length === 0) return { accepted: 0, duplicates: 0, rejected: [], results: [] };
+    if (items.length === 0) return { accepted: 0, duplicates: 0, rejected: [], seqs: [], duplicateIndexes: [] };
     checkBackpressure();
     const { valid, rejected } = validator.validate(items, Date.now());
     if (valid.length === 0) {
@@ -64,9 +64,14 @@ export default defineModule(ingestionContract, async (ctx) => {
       );
     }
     const appended = await log.append(valid);
-    const results = valid.map((e, i) => ({ index: e.index, id: e.id, seq: appended[i].seq, duplicate: appended[i].duplicate }));
-    const duplicates = results.filter((r) => r.duplicate).length;
-    return { accepted: results.length - duplicates, duplicates, rejected, results };
+    const seqs: (number | null)[] = new Array(items.length).fill(null);
+    const duplicateIndexes: number[] = [];
+    valid.forEach((e, i) => {
+      seqs[e.index] = appended[i].seq;
+      if (appended[i].duplicate) duplicateIndexes.push(e.index);
+    });
+    const duplicates = duplicateIndexes.length;
+    return { accepted: valid.length - duplicates, duplicates, rejected, seqs, duplicateIndexes };
   };
 
   // Producers that speak NATS: a request with a JSON/NDJSON body on the producer subject, answered with JSON.

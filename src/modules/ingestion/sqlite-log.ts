@@ -16,9 +16,8 @@ const MIGRATIONS = [
      type TEXT NOT NULL,
      ts INTEGER NOT NULL,
      data TEXT NOT NULL,
-     received INTEGER NOT NULL
-   );
-   CREATE INDEX events_received ON events(received);`,
+     received INTEGER NOT NULL  -- not indexed: trimming walks from the oldest seq, received grows with seq
+   );`,
 ];
 
 interface Pending {
@@ -111,7 +110,11 @@ export class SqliteLog implements EventLog {
 
   /** Drops events older than the retention that every live consumer has read past. */
   trim(receivedBefore: number, belowSeq: number): number {
-    return this.db.prepare("DELETE FROM events WHERE received < ? AND seq < ?").run(receivedBefore, belowSeq).changes;
+    // Events are received in seq order: the first one young enough bounds the range to delete (by primary key).
+    const firstKept = this.db.prepare("SELECT seq FROM events WHERE received >= ? ORDER BY seq LIMIT 1").pluck().get(receivedBefore) as
+      number | undefined;
+    const below = Math.min(belowSeq, firstKept ?? Infinity);
+    return Number.isFinite(below) ? this.db.prepare("DELETE FROM events WHERE seq < ?").run(below).changes : 0;
   }
 
   async close(): Promise<void> {
