@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase, type Db } from "../../runtime/native/sqlite";
 import type { FeaturePlan } from "./definitions";
+import { Bloom } from "./bloom";
 import { emptyState, type EntityState } from "./engine";
 
 const MIGRATIONS = [
@@ -81,6 +82,8 @@ export class OnlineStore {
   private readonly remove;
   private readonly setMeta;
   private sweepCursor: [string, string] = ["", ""];
+  /** Keys ever stored since start (plus those on disk at start): a miss here skips the SQLite lookup. */
+  private readonly stored: Bloom;
 
   constructor(dir: string, private readonly plan: FeaturePlan, private readonly maxCached: number) {
     this.file = join(dir, "features.sqlite");
@@ -93,6 +96,11 @@ export class OnlineStore {
     );
     this.remove = this.db.prepare("DELETE FROM entities WHERE kind = ? AND id = ?");
     this.setMeta = this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+    const count = this.db.prepare("SELECT count(*) FROM entities").pluck().get() as number;
+    this.stored = new Bloom(Math.max(1_000_000, 2 * count));
+    for (const r of this.db.prepare("SELECT kind, id FROM entities").raw().iterate() as Iterable<[string, string]>) {
+      this.stored.add(`${r[0]}\u0001${r[1]}`);
+    }
   }
 
   loadCheckpoint(): Checkpoint {
@@ -114,7 +122,9 @@ export class OnlineStore {
       hit.used = ++this.clock;
       return hit.state;
     }
-    const blob = this.load.get(this.plan.entities[entity].name, id) as Uint8Array | undefined;
+    const kind = this.plan.entities[entity].name;
+    if (!this.stored.mightContain(`${kind}\u0001${id}`)) return undefined;
+    const blob = this.load.get(kind, id) as Uint8Array | undefined;
     if (blob === undefined) return undefined;
     const state = decodeState(blob);
     this.caches[entity].set(id, { id, state, dirty: false, used: ++this.clock });
@@ -149,7 +159,10 @@ export class OnlineStore {
         const kind = this.plan.entities[entity].name;
         const n = c.state.ts.length;
         if (n === 0) this.remove.run(kind, c.id);
-        else this.upsert.run(kind, c.id, c.state.ts[n - 1], encodeState(c.state));
+        else {
+          this.upsert.run(kind, c.id, c.state.ts[n - 1], encodeState(c.state));
+          this.stored.add(`${kind}\u0001${c.id}`);
+        }
       }
       this.setMeta.run("position", cp.position);
       this.setMeta.run("watermark", Number.isFinite(cp.watermark) ? cp.watermark : -1e300);
