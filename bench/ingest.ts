@@ -1,6 +1,6 @@
 /**
  * Ingestion + feature benchmark: durable events/s with features updated (monolith on SQLite, split over JetStream),
- * feature retrieval latency, and state size per entity. Run: `bun bench/ingest.ts [--events N] [--entities N]`.
+ * feature retrieval latency, and state size per entity. Run: `bun bench/ingest.ts [--events N] [--nats-events N] [--entities N] [--parts mono,split,state]`.
  * The server runs as real `cleave serve` child processes; this process is only the load generator. Throughput counts
  * from the first request until every event is acknowledged (durable) and applied by the feature consumer.
  */
@@ -19,9 +19,11 @@ const { values } = parseArgs({
     entities: { type: "string", default: "1000000" },
     batch: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "4" },
+    parts: { type: "string", default: "mono,split,state" },
   },
 });
 const BATCH = Number(values.batch);
+const PARTS = new Set(values.parts!.split(","));
 const CONCURRENCY = Number(values.concurrency);
 const T0 = Date.parse("2026-03-01T00:00:00Z");
 const dir = mkdtempSync(join(tmpdir(), "cleave-bench-"));
@@ -118,7 +120,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 try {
   // 1. Monolith: SQLite log, in-process bus, one process.
-  {
+  if (PARTS.has("mono")) {
     const total = Number(values.events);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
@@ -133,7 +135,7 @@ try {
   }
 
   // 2. Split: JetStream log; gateway+ingestion and feature in separate processes over a real nats-server.
-  {
+  if (PARTS.has("split")) {
     const total = Number(values["nats-events"]);
     const nats = await NatsServer.start();
     const port = await freePort();
@@ -155,7 +157,7 @@ try {
   }
 
   // 3. State size: N distinct cards (one event each; customers and merchants on top).
-  {
+  if (PARTS.has("state")) {
     const n = Number(values.entities);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;

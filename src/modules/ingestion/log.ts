@@ -2,6 +2,9 @@
 import type { LoggedEvent } from "./contract";
 import type { ValidEvent } from "./events";
 
+/** A read answer stays below this many bytes of events, so it fits one NATS message (1 MB) with room to spare. */
+export const READ_BUDGET_BYTES = 700_000;
+
 /** Where an event landed: its log position, and whether its id was already there. */
 export interface Appended {
   seq: number;

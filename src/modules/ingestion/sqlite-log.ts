@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { openDatabase, type Db } from "../../runtime/native/sqlite";
 import type { LoggedEvent } from "./contract";
 import type { ValidEvent } from "./events";
-import type { Appended, EventLog } from "./log";
+import { READ_BUDGET_BYTES, type Appended, type EventLog } from "./log";
 
 const MIGRATIONS = [
   `CREATE TABLE events (
@@ -105,7 +105,14 @@ export class SqliteLog implements EventLog {
       });
     }
     const rows = this.readAfter.all(after, max) as { seq: number; id: string; type: string; ts: number; data: string }[];
-    return rows.map((r) => ({ seq: r.seq, id: r.id, type: r.type, ts: r.ts, data: JSON.parse(r.data) }));
+    const out: LoggedEvent[] = [];
+    let bytes = 0;
+    for (const r of rows) {
+      bytes += r.data.length + r.id.length + 64;
+      if (bytes > READ_BUDGET_BYTES && out.length) break;
+      out.push({ seq: r.seq, id: r.id, type: r.type, ts: r.ts, data: JSON.parse(r.data) });
+    }
+    return out;
   }
 
   /** Drops events older than the retention that every live consumer has read past. */
