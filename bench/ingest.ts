@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { modules } from "../test/features/config";
+import { startTestProcess } from "../test/harness/deployment";
 import { freePort, NatsServer } from "../test/harness/nats-server";
 
 const { values } = parseArgs({
@@ -19,7 +20,7 @@ const { values } = parseArgs({
     entities: { type: "string", default: "1000000" },
     batch: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "4" },
-    parts: { type: "string", default: "mono,split,state" },
+    parts: { type: "string", default: "mono,split,state,decision" },
   },
 });
 const BATCH = Number(values.batch);
@@ -173,6 +174,22 @@ try {
     rows.push([`state: process RSS growth (MB), ${fmt(s.entitiesCached)} entities cached (cacheEntities)`, (rssMb(p) - rss0).toFixed(0)]);
     p.kill();
     await p.exited;
+  }
+  // 4. The decision path in one process: record a transaction durably, then its feature vector including it.
+  if (PARTS.has("decision")) {
+    const p = await startTestProcess({ placement: "inprocess", modules: benchModules });
+    const times: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const e = event(i, 2000, "decision");
+      const t = performance.now();
+      const { seqs } = (await p.bus.call("ingestion", "ingest", { events: [e] })) as { seqs: number[] };
+      await p.bus.call("feature", "observe", { seq: seqs[0], event: e });
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    const q = (x: number) => times[Math.floor(x * times.length)].toFixed(2);
+    rows.push(["decision path, one process: ingestion.ingest (1 event) + feature.observe, p50 / p99 ms", `${q(0.5)} / ${q(0.99)}`]);
+    await p.close();
   }
 } finally {
   for (const c of children) c.kill();

@@ -64,6 +64,7 @@ export default defineModule(featureContract, async (ctx) => {
     committed = position;
   };
 
+  let lastReadOk = Date.now();
   const consume = async () => {
     let failures = 0;
     while (running) {
@@ -72,6 +73,7 @@ export default defineModule(featureContract, async (ctx) => {
         ({ events } = await ctx.bus.call(ingestionContract, "read",
           { consumer: CONSUMER, after: position, max: cfg.batchSize, waitMs: 200 }, { timeoutMs: 10_000 }));
         failures = 0;
+        lastReadOk = Date.now();
       } catch (err) {
         if (!running) break;
         if (failures++ % 20 === 0) ctx.log.warn({ err: (err as Error).message, position }, "cannot read the event log; retrying");
@@ -159,7 +161,11 @@ export default defineModule(featureContract, async (ctx) => {
         };
       },
     },
-    health: () => ({ status: "ok" as const, details: { position, lateDropped: applier.lateDropped } }),
+    // Degraded, not down: retrieval still answers from the last applied state while the log cannot be read.
+    health: () => ({
+      status: Date.now() - lastReadOk > 10_000 ? ("degraded" as const) : ("ok" as const),
+      details: { position, lateDropped: applier.lateDropped, lastReadOkMs: lastReadOk },
+    }),
     stop: async () => {
       running = false;
       clearInterval(checkpointTimer);

@@ -115,7 +115,7 @@ export const ingestionContract = defineContract({
         {
           consumer: T.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$", description: "Who reads: its lag is tracked." }),
           after: T.Integer({ minimum: 0, description: "Return events with seq greater than this." }),
-          max: T.Integer({ minimum: 1, maximum: 10_000, default: 1000 }),
+          max: T.Optional(T.Integer({ minimum: 1, maximum: 10_000, description: "At most this many events (default 1000)." })),
           waitMs: T.Optional(T.Integer({ minimum: 0, maximum: 5000, description: "Wait this long for new events." })),
         },
         strict,

@@ -107,7 +107,7 @@ export default defineModule(ingestionContract, async (ctx) => {
       ingest,
       read: async ({ consumer, after, max, waitMs }) => {
         consumers.set(consumer, { position: after, lastReadMs: Date.now() });
-        const events = await log.read(after, max, waitMs ?? 0);
+        const events = await log.read(after, max ?? 1000, waitMs ?? 0);
         return { events, head: log.head() };
       },
       schema: () => ({ eventTypes: cfg.eventTypes }),
