@@ -1,6 +1,6 @@
 /**
  * Ingestion + feature benchmark: durable events/s with features updated (monolith on SQLite, split over JetStream),
- * feature retrieval latency, and state size per entity. Run: `bun bench/ingest.ts [--events N] [--nats-events N] [--entities N] [--parts mono,split,state]`.
+ * feature retrieval latency, and state size per entity. Run: `bun bench/ingest.ts [--events N] [--nats-events N] [--entities N] [--parts mono,split,state,decision] [--durability process|power]`.
  * The server runs as real `cleave serve` child processes; this process is only the load generator. Throughput counts
  * from the first request until every event is acknowledged (durable) and applied by the feature consumer.
  */
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     batch: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "4" },
     parts: { type: "string", default: "mono,split,state,decision" },
+    durability: { type: "string", default: "process" },
   },
 });
 const BATCH = Number(values.batch);
@@ -30,7 +31,10 @@ const T0 = Date.parse("2026-03-01T00:00:00Z");
 const dir = mkdtempSync(join(tmpdir(), "cleave-bench-"));
 // The test feature set with production settings: default checkpoint interval, lag limit above the run size.
 const { checkpointMs: _, ...feature } = modules.feature;
-const benchModules = { ingestion: { ...modules.ingestion, maxConsumerLag: 10_000_000 }, feature };
+const benchModules = {
+  ingestion: { ...modules.ingestion, maxConsumerLag: 10_000_000, durability: values.durability },
+  feature,
+};
 
 async function serve(name: string, config: object, args: string[] = []) {
   const file = join(dir, `${name}.json`);

@@ -37,7 +37,7 @@ async function fetchEventTypes(bus: Bus, waitSeconds: number, log: Logger): Prom
   }
 }
 
-export function resolveAsOf(raw: number | string | undefined, what: string): number {
+function resolveAsOf(raw: number | string | undefined, what: string): number {
   if (raw === undefined) return Date.now();
   const ms = typeof raw === "number" ? raw : /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : NaN;
   if (!Number.isFinite(ms)) throw invalidArgument(`${what} ${JSON.stringify(raw)} is neither ISO-8601 nor epoch ms`);
@@ -81,7 +81,12 @@ export default defineModule(featureContract, async (ctx) => {
         continue;
       }
       for (const e of events) {
-        applier.apply(e);
+        try {
+          applier.apply(e);
+        } catch (err) {
+          // A malformed log entry (written around ingestion) must not stop the consumer: logged and skipped.
+          ctx.log.error({ err, seq: e.seq }, "event could not be applied; skipped");
+        }
         position = e.seq;
       }
       if (events.length && positionWaiters.length) {
