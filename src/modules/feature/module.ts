@@ -65,15 +65,22 @@ export default defineModule(featureContract, async (ctx) => {
   };
 
   let lastReadOk = Date.now();
+  let warnedReset = false;
   const consume = async () => {
     let failures = 0;
     while (running) {
       let events: EngineEvent[];
       try {
-        ({ events } = await ctx.bus.call(ingestionContract, "read",
+        let head: number;
+        ({ events, head } = await ctx.bus.call(ingestionContract, "read",
           { consumer: CONSUMER, after: position, max: cfg.batchSize, waitMs: 200 }, { timeoutMs: 10_000 }));
         failures = 0;
         lastReadOk = Date.now();
+        if (head < position && !warnedReset) {
+          warnedReset = true;
+          ctx.log.error({ position, head }, "the event log is behind this module's position: it was reset. Features " +
+            "wait for new events past the old position; to rebuild, stop, delete feature/features.sqlite and start");
+        }
       } catch (err) {
         if (!running) break;
         if (failures++ % 20 === 0) ctx.log.warn({ err: (err as Error).message, position }, "cannot read the event log; retrying");
