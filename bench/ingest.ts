@@ -170,7 +170,7 @@ try {
     await ready(url);
     const rss0 = rssMb(p);
     const r = await ingestRate(url, n, n, "state");
-    await Bun.sleep(1500); // the last checkpoint
+    await Bun.sleep(2500); // the last checkpoint, and the stats' entity count refresh
     const s = await getJson(`${url}/v1/features/stats`);
     rows.push([`state: ${fmt(n)} events over ${fmt(n)} distinct cards — durable and applied, ev/s`, fmt(r.appliedPerSec)]);
     rows.push(["state: entities stored (cards + customers + merchants)", fmt(s.entitiesStored)]);

@@ -82,6 +82,7 @@ export class OnlineStore {
   private readonly remove;
   private readonly setMeta;
   private sweepCursor: [string, string] = ["", ""];
+  private storedCount = { at: 0, n: 0 };
   /** Keys ever stored since start (plus those on disk at start): a miss here skips the SQLite lookup. */
   private readonly stored: Bloom;
 
@@ -224,8 +225,12 @@ export class OnlineStore {
     }
   }
 
+  /** Sizes for monitoring; the entity count (a table scan) is refreshed at most once a second. */
   stats(): { cached: number; stored: number; bytes: number } {
-    const stored = this.db.prepare("SELECT count(*) FROM entities").pluck().get() as number;
+    if (Date.now() - this.storedCount.at > 1000) {
+      this.storedCount = { at: Date.now(), n: this.db.prepare("SELECT count(*) FROM entities").pluck().get() as number };
+    }
+    const stored = this.storedCount.n;
     let bytes = 0;
     for (const f of [this.file, `${this.file}-wal`]) {
       try {
