@@ -3,6 +3,7 @@
  * The `cleave` command. With no arguments it runs the embedded default (the monolith config built into the binary).
  */
 import { VERSION } from "../runtime/version";
+import { featuresCommand } from "./features";
 import { serveCommand } from "./serve";
 import { trainCommand } from "./train";
 import { upCommand } from "./up";
@@ -19,6 +20,8 @@ Usage:
                                the model registry of a running deployment (cleave models help)
   cleave train --seed N --out model.onnx
                                train the demo fraud model on simulated transactions
+  cleave features export --config FILE --events FILE --labels FILE --out FILE
+                               a point-in-time-correct training set, computed by the serving feature code
   cleave --version             print the version
   cleave help                  this text
 `;
@@ -28,6 +31,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   up: upCommand,
   models: modelsCommand,
   train: trainCommand,
+  features: featuresCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

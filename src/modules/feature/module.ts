@@ -1,8 +1,190 @@
-/** The feature module's implementation, started by the runtime in whichever process the config places it. */
+/**
+ * The feature module: a consumer of ingestion's log (pulled through the `ingestion.read` operation, so the same code
+ * runs in one process or across NATS), the online store, and retrieval.
+ */
+import type { Bus } from "../../runtime/bus/bus";
+import { ConfigError } from "../../runtime/config/load";
 import { defineModule } from "../../runtime/contract";
+import { deadlineExceeded, invalidArgument } from "../../runtime/errors";
+import type { Logger } from "../../runtime/log";
 import { ping } from "../../runtime/ping";
-import { featureContract } from "./contract";
+import { ingestionContract, type IngestionConfig } from "../ingestion/contract";
+import { featureContract, type FeatureConfig, type VectorResult } from "./contract";
+import { compilePlan } from "./definitions";
+import { checkRequest, computeVector, entityIdOf, FeatureApplier, type EngineEvent } from "./engine";
+import { OnlineStore } from "./store";
 
-export default defineModule(featureContract, () => ({
-  handlers: { ping: ping("feature") },
-}));
+const CONSUMER = "feature";
+const SWEEP_INTERVAL_MS = 5_000;
+
+/** Event types come from the ingestion module: definitions are checked against them before anything starts. */
+async function fetchEventTypes(bus: Bus, waitSeconds: number, log: Logger): Promise<IngestionConfig["eventTypes"]> {
+  const until = Date.now() + waitSeconds * 1000;
+  for (;;) {
+    try {
+      return (await bus.call(ingestionContract, "schema", {}, { timeoutMs: 2000 })).eventTypes;
+    } catch (err) {
+      if (Date.now() > until) {
+        throw new ConfigError(
+          `module "feature" needs the ingestion module's event types, but ingestion did not answer within ` +
+            `${waitSeconds} s (modules.feature.startupWaitSeconds): ${(err as Error).message}. In one process, list ` +
+            `ingestion before feature under "modules".`,
+        );
+      }
+      log.info({ reason: (err as Error).message }, "waiting for the ingestion module");
+      await Bun.sleep(500);
+    }
+  }
+}
+
+function resolveAsOf(raw: number | string | undefined, what: string): number {
+  if (raw === undefined) return Date.now();
+  const ms = typeof raw === "number" ? raw : /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : NaN;
+  if (!Number.isFinite(ms)) throw invalidArgument(`${what} ${JSON.stringify(raw)} is neither ISO-8601 nor epoch ms`);
+  return ms;
+}
+
+export default defineModule(featureContract, async (ctx) => {
+  const cfg = ctx.config as FeatureConfig;
+  const inProcess = ctx.bus.transport.kind === "inprocess";
+  const eventTypes = await fetchEventTypes(ctx.bus, inProcess ? 0 : cfg.startupWaitSeconds, ctx.log);
+  const plan = compilePlan(cfg, eventTypes);
+  const store = new OnlineStore(ctx.dataDir, plan, cfg.cacheEntities);
+  const applier = new FeatureApplier(plan, store.stateOf, store.touched);
+  const saved = store.loadCheckpoint();
+  Object.assign(applier, { watermark: saved.watermark, applied: saved.applied, lateDropped: saved.lateDropped });
+  let position = saved.position;
+  let running = true;
+  let positionWaiters: { seq: number; resolve: () => void }[] = [];
+
+  let committed = position;
+  const checkpoint = () => {
+    if (store.pendingChanges === 0 && position === committed) return;
+    store.checkpoint({ position, watermark: applier.watermark, applied: applier.applied, lateDropped: applier.lateDropped });
+    committed = position;
+  };
+
+  let lastReadOk = Date.now();
+  let warnedReset = false;
+  const consume = async () => {
+    let failures = 0;
+    while (running) {
+      let events: EngineEvent[];
+      try {
+        let head: number;
+        ({ events, head } = await ctx.bus.call(ingestionContract, "read",
+          { consumer: CONSUMER, after: position, max: cfg.batchSize, waitMs: 200 }, { timeoutMs: 10_000 }));
+        failures = 0;
+        lastReadOk = Date.now();
+        if (head < position && !warnedReset) {
+          warnedReset = true;
+          ctx.log.error({ position, head }, "the event log is behind this module's position: it was reset. Features " +
+            "wait for new events past the old position; to rebuild, stop, delete feature/features.sqlite and start");
+        }
+      } catch (err) {
+        if (!running) break;
+        if (failures++ % 20 === 0) ctx.log.warn({ err: (err as Error).message, position }, "cannot read the event log; retrying");
+        await Bun.sleep(250);
+        continue;
+      }
+      for (const e of events) {
+        try {
+          applier.apply(e);
+        } catch (err) {
+          // A malformed log entry (written around ingestion) must not stop the consumer: logged and skipped.
+          ctx.log.error({ err, seq: e.seq }, "event could not be applied; skipped");
+        }
+        position = e.seq;
+      }
+      if (events.length && positionWaiters.length) {
+        const ready = positionWaiters.filter((w) => w.seq <= position);
+        positionWaiters = positionWaiters.filter((w) => w.seq > position);
+        for (const w of ready) w.resolve();
+      }
+    }
+  };
+  const consuming = consume();
+  const checkpointTimer = setInterval(checkpoint, cfg.checkpointMs);
+  const sweepTimer = setInterval(() => {
+    checkpoint();
+    const removed = store.sweep(applier.watermark);
+    if (removed) ctx.log.info({ removed }, "expired idle entities");
+  }, SWEEP_INTERVAL_MS);
+
+  const waitForPosition = (seq: number, deadline: number) =>
+    seq <= position
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            positionWaiters = positionWaiters.filter((w) => w !== waiter);
+            reject(deadlineExceeded(`events up to seq ${seq} not applied yet (at ${position})`));
+          }, Math.max(0, deadline - Date.now() - 5));
+          const waiter = { seq, resolve: () => (clearTimeout(timer), resolve()) };
+          positionWaiters.push(waiter);
+        });
+
+  const entityIndex = new Map(plan.entities.map((e, i) => [e.name, i]));
+  const vectorOf = (entities: Record<string, string | number>, request: Record<string, unknown> | undefined, asOf: number) => {
+    for (const name of Object.keys(entities)) {
+      if (!entityIndex.has(name)) {
+        throw invalidArgument(`unknown entity "${name}"; defined: ${plan.entities.map((e) => e.name).join(", ") || "(none)"}`);
+      }
+    }
+    checkRequest(plan, request);
+    const states = plan.entities.map((e, i) => (e.name in entities ? store.peek(i, String(entities[e.name])) : undefined));
+    return { asOf, ...computeVector(plan, states, request, asOf) };
+  };
+
+  return {
+    handlers: {
+      ping: ping("feature"),
+      get: async ({ rows, minSeq }, call): Promise<VectorResult> => {
+        if (minSeq !== undefined) await waitForPosition(minSeq, call.deadline);
+        return {
+          featureNames: plan.names,
+          rows: rows.map((r, i) => vectorOf(r.entities, r.request, resolveAsOf(r.asOf, `rows.${i}.asOf`))),
+        };
+      },
+      observe: async ({ seq, event, request }, call) => {
+        // Everything logged before this event must be in the state first (read-your-writes for the decision path).
+        await waitForPosition(seq - 1, call.deadline);
+        const ts = resolveAsOf(event.timestamp, "event.timestamp");
+        const e: EngineEvent = { seq, type: event.type, ts, data: event.data };
+        // Too late to apply: it is counted (stats.lateDropped) and the vector is answered without it.
+        applier.apply(e);
+        const entities: Record<string, string> = {};
+        for (const ent of plan.entities) {
+          const id = entityIdOf(ent, e);
+          if (id !== undefined) entities[ent.name] = id;
+        }
+        const fromEvent = Object.fromEntries(plan.request.filter((r) => r.name in event.data).map((r) => [r.name, event.data[r.name]]));
+        return { featureNames: plan.names, rows: [vectorOf(entities, { ...fromEvent, ...request }, ts)] };
+      },
+      stats: () => {
+        const s = store.stats();
+        return {
+          position,
+          watermark: Number.isFinite(applier.watermark) ? applier.watermark : 0,
+          applied: applier.applied,
+          lateDropped: applier.lateDropped,
+          entitiesCached: s.cached,
+          entitiesStored: s.stored,
+          dbBytes: s.bytes,
+        };
+      },
+    },
+    // Degraded, not down: retrieval still answers from the last applied state while the log cannot be read.
+    health: () => ({
+      status: Date.now() - lastReadOk > 10_000 ? ("degraded" as const) : ("ok" as const),
+      details: { position, lateDropped: applier.lateDropped, lastReadOkMs: lastReadOk },
+    }),
+    stop: async () => {
+      running = false;
+      clearInterval(checkpointTimer);
+      clearInterval(sweepTimer);
+      await consuming;
+      checkpoint();
+      store.close();
+    },
+  };
+});

@@ -82,6 +82,14 @@ export class NatsTransport implements Transport {
     }
   }
 
+  /**
+   * The live connection, for a module that keeps its own JetStream stream (ingestion's event log) and so needs more
+   * than `publish`/`subscribe` offer. Connection settings stay in the runtime's config.
+   */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
   private subject(module: string, operation: string) {
     return `cleave.${this.deployment}.${module}.${operation}`;
   }

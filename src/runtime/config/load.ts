@@ -4,6 +4,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import type { TSchema } from "@sinclair/typebox";
+import { ValueErrorType } from "@sinclair/typebox/errors";
 import { Value } from "@sinclair/typebox/value";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { ModuleCatalog } from "../contract";
@@ -68,7 +69,7 @@ export function validateSection<T>(schema: TSchema, value: unknown, prefix: stri
   const sub = first.schema as TSchema & { properties?: Record<string, unknown> };
   // An unknown key: TypeBox reports it at the parent object; name the key itself and what is allowed.
   const parentSchema = parentOf(schema, parts);
-  if (first.type === 45 /* ValueErrorType.ObjectAdditionalProperties */ || /unexpected property/i.test(first.message)) {
+  if (first.type === ValueErrorType.ObjectAdditionalProperties) {
     const actual = first.value && typeof first.value === "object" ? Object.keys(first.value) : [];
     const allowed = Object.keys(sub.properties ?? parentSchema?.properties ?? {});
     const unknown = actual.filter((k) => !allowed.includes(k));

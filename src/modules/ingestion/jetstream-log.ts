@@ -1,0 +1,182 @@
+/**
+ * The event log as a JetStream stream (NATS bus): an event is acknowledged once JetStream has stored it, and its id
+ * goes as `Nats-Msg-Id`, so a repeat within the stream's duplicate window is answered with the original's sequence
+ * and not stored twice. The stream sequence is the log position, so every ingestion replica serves the same reads.
+ * Messages are plain JSON, readable by any NATS client.
+ */
+import { DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { unavailable } from "../../runtime/errors";
+import type { LoggedEvent } from "./contract";
+import type { ValidEvent } from "./events";
+import { READ_BUDGET_BYTES, type Appended, type EventLog } from "./log";
+
+export interface JetStreamLogOptions {
+  deployment: string;
+  retentionHours: number;
+  dedupWindowSeconds: number;
+}
+
+const ACK_TIMEOUT_MS = 5000;
+
+export const logStreamName = (deployment: string) => `CLEAVE_${deployment.replace(/[^A-Za-z0-9_-]/g, "_")}_INGEST`;
+export const logSubject = (deployment: string) => `cleave.${deployment}.ingest.log`;
+
+export class JetStreamLog implements EventLog {
+  readonly kind = "jetstream" as const;
+  private readonly js: JetStreamClient;
+  private headSeq = 0;
+  /** One positioned ordered consumer, reused while reads continue where the last one stopped. */
+  private consumer?: Consumer;
+  private nextSeq = 0;
+  private avgBytes = 256;
+  private readChain: Promise<unknown> = Promise.resolve();
+  private appendWaiters: (() => void)[] = [];
+  /** Publish acknowledgements come back on one inbox subscription, matched to their publish by reply suffix. */
+  private readonly ackInbox = createInbox();
+  private readonly ackSub: Subscription;
+  private readonly pendingAcks = new Map<number, (m: Msg) => void>();
+  private nextAck = 0;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly stream: string,
+    private readonly subject: string,
+  ) {
+    this.js = jetstream(nc);
+    this.ackSub = nc.subscribe(`${this.ackInbox}.*`, {
+      callback: (err, m) => {
+        if (err) return;
+        const n = Number(m.subject.slice(this.ackInbox.length + 1));
+        this.pendingAcks.get(n)?.(m);
+        this.pendingAcks.delete(n);
+      },
+    });
+  }
+
+  static async open(nc: NatsConnection, opts: JetStreamLogOptions): Promise<JetStreamLog> {
+    const jsm = await jetstreamManager(nc);
+    const stream = logStreamName(opts.deployment);
+    const subject = logSubject(opts.deployment);
+    const config = {
+      name: stream,
+      subjects: [subject],
+      max_age: Math.round(opts.retentionHours * 3600) * 1_000_000_000,
+      duplicate_window: opts.dedupWindowSeconds * 1_000_000_000,
+    };
+    try {
+      await jsm.streams.info(stream);
+      await jsm.streams.update(stream, config);
+    } catch {
+      await jsm.streams.add(config);
+    }
+    const log = new JetStreamLog(nc, jsm, stream, subject);
+    await log.refreshHead();
+    return log;
+  }
+
+  head(): number {
+    return this.headSeq;
+  }
+
+  private async refreshHead() {
+    const info = await this.jsm.streams.info(this.stream);
+    if (info.state.last_seq > this.headSeq) this.headSeq = info.state.last_seq;
+  }
+
+  /**
+   * Publishes every event at once (pipelined: one ack subscription and one timer for the whole batch rather than a
+   * request each) and resolves when JetStream has acknowledged all of them as stored.
+   */
+  async append(events: ValidEvent[]): Promise<Appended[]> {
+    const acks = events.map(
+      (e) =>
+        new Promise<Appended>((resolve, reject) => {
+          const n = this.nextAck++;
+          this.pendingAcks.set(n, (m) => {
+            const a = m.json<{ seq?: number; duplicate?: boolean; error?: { description: string } }>();
+            if (a.error || a.seq === undefined) reject(unavailable(`JetStream refused event ${e.id}: ${a.error?.description ?? "no ack"}`));
+            else resolve({ seq: a.seq, duplicate: a.duplicate === true });
+          });
+          const h = headers();
+          h.set("Nats-Msg-Id", e.id);
+          this.nc.publish(this.subject, JSON.stringify({ id: e.id, type: e.type, ts: e.ts, data: e.data }), {
+            reply: `${this.ackInbox}.${n}`,
+            headers: h,
+          });
+        }),
+    );
+    const first = this.nextAck - events.length;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        for (let n = first; n < first + events.length; n++) this.pendingAcks.delete(n);
+        reject(unavailable(`JetStream did not acknowledge ${events.length} events within ${ACK_TIMEOUT_MS} ms`));
+      }, ACK_TIMEOUT_MS);
+    });
+    try {
+      const appended = await Promise.race([Promise.all(acks), timeout]);
+      for (const a of appended) if (a.seq > this.headSeq) this.headSeq = a.seq;
+      for (const w of this.appendWaiters.splice(0)) w();
+      return appended;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  read(after: number, max: number, waitMs: number): Promise<LoggedEvent[]> {
+    // Reads share one positioned consumer, so they run one at a time.
+    const run = this.readChain.then(() => this.readNow(after, max, waitMs));
+    this.readChain = run.catch(() => {});
+    return run;
+  }
+
+  private async readNow(after: number, max: number, waitMs: number): Promise<LoggedEvent[]> {
+    if (after >= this.headSeq) {
+      // Another replica may have appended: ask the stream, waking early if this process appends meanwhile.
+      if (waitMs > 0) await this.waitForAppend(Math.min(waitMs, 100));
+      await this.refreshHead();
+      if (after >= this.headSeq) return [];
+    }
+    // Ask for about as many messages as fit the byte budget, judging by the sizes seen so far.
+    const want = Math.max(1, Math.min(max, this.headSeq - after, Math.floor(READ_BUDGET_BYTES / this.avgBytes)));
+    if (!this.consumer || this.nextSeq !== after + 1) {
+      this.consumer = await this.js.consumers.get(this.stream, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: after + 1,
+      });
+    }
+    const out: LoggedEvent[] = [];
+    let bytes = 0;
+    const messages = await this.consumer.fetch({ max_messages: want, expires: 1000 });
+    for await (const m of messages) {
+      this.nextSeq = m.seq + 1;
+      bytes += m.data.length;
+      this.avgBytes = 0.9 * this.avgBytes + 0.1 * m.data.length;
+      // Over budget (larger events than estimated): answer what fits; the next read starts after it.
+      if (bytes > READ_BUDGET_BYTES && out.length) continue;
+      const e = m.json<Omit<LoggedEvent, "seq">>();
+      out.push({ seq: m.seq, id: e.id, type: e.type, ts: e.ts, data: e.data });
+    }
+    return out;
+  }
+
+  private waitForAppend(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.appendWaiters = this.appendWaiters.filter((w) => w !== done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.appendWaiters.push(done);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.appendWaiters.splice(0)) w();
+    await this.readChain;
+    await this.ackSub.drain().catch(() => {});
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The append-only event log in SQLite (in-process bus). Appends from concurrent requests that arrive in the same
+ * turn of the event loop are written in one transaction (group commit): a request is acknowledged only after the
+ * transaction holding its events has committed, and many small requests share one commit's cost.
+ */
+import { join } from "node:path";
+import { openDatabase, type Db } from "../../runtime/native/sqlite";
+import type { LoggedEvent } from "./contract";
+import type { ValidEvent } from "./events";
+import { READ_BUDGET_BYTES, type Appended, type EventLog } from "./log";
+
+const MIGRATIONS = [
+  `CREATE TABLE events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, even after trimming: consumer positions stay valid
+     id TEXT NOT NULL UNIQUE,               -- idempotency key: a repeated id is acknowledged, not stored again
+     type TEXT NOT NULL,
+     ts INTEGER NOT NULL,
+     data TEXT NOT NULL,
+     received INTEGER NOT NULL  -- not indexed: trimming walks from the oldest seq, received grows with seq
+   );`,
+];
+
+interface Pending {
+  events: ValidEvent[];
+  resolve: (r: Appended[]) => void;
+  reject: (e: unknown) => void;
+}
+
+export class SqliteLog implements EventLog {
+  readonly kind = "sqlite" as const;
+  private readonly db: Db;
+  private readonly insert;
+  private readonly seqOf;
+  private readonly readAfter;
+  private pending: Pending[] = [];
+  private flushScheduled = false;
+  private headSeq: number;
+  private waiters: (() => void)[] = [];
+
+  constructor(dir: string, durability: "process" | "power") {
+    this.db = openDatabase(join(dir, "log.sqlite"), {
+      migrations: MIGRATIONS,
+      synchronous: durability === "power" ? "FULL" : "NORMAL",
+    });
+    this.insert = this.db.prepare(
+      "INSERT OR IGNORE INTO events (id, type, ts, data, received) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.seqOf = this.db.prepare("SELECT seq FROM events WHERE id = ?").pluck();
+    this.readAfter = this.db.prepare("SELECT seq, id, type, ts, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+    const seqRow = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get();
+    this.headSeq = (seqRow as number | undefined) ?? 0;
+  }
+
+  head(): number {
+    return this.headSeq;
+  }
+
+  append(events: ValidEvent[]): Promise<Appended[]> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ events, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush() {
+    const batch = this.pending;
+    this.pending = [];
+    this.flushScheduled = false;
+    const received = Date.now();
+    let results: Appended[][];
+    try {
+      results = this.db.transaction(() =>
+        batch.map((p) =>
+          p.events.map((e) => {
+            const r = this.insert.run(e.id, e.type, e.ts, JSON.stringify(e.data), received);
+            if (r.changes === 1) return { seq: Number(r.lastInsertRowid), duplicate: false };
+            return { seq: this.seqOf.get(e.id) as number, duplicate: true };
+          }),
+        ),
+      )();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (const r of results.flat()) if (!r.duplicate && r.seq > this.headSeq) this.headSeq = r.seq;
+    batch.forEach((p, i) => p.resolve(results[i]));
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  async read(after: number, max: number, waitMs: number): Promise<LoggedEvent[]> {
+    if (after >= this.headSeq && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters = this.waiters.filter((w) => w !== done);
+          resolve();
+        };
+        const timer = setTimeout(done, waitMs);
+        this.waiters.push(done);
+      });
+    }
+    const rows = this.readAfter.all(after, max) as { seq: number; id: string; type: string; ts: number; data: string }[];
+    const out: LoggedEvent[] = [];
+    let bytes = 0;
+    for (const r of rows) {
+      bytes += r.data.length + r.id.length + 64;
+      if (bytes > READ_BUDGET_BYTES && out.length) break;
+      out.push({ seq: r.seq, id: r.id, type: r.type, ts: r.ts, data: JSON.parse(r.data) });
+    }
+    return out;
+  }
+
+  /** Drops events older than the retention that every live consumer has read past. */
+  trim(receivedBefore: number, belowSeq: number): number {
+    // Events are received in seq order: the first one young enough bounds the range to delete (by primary key).
+    const firstKept = this.db.prepare("SELECT seq FROM events WHERE received >= ? ORDER BY seq LIMIT 1").pluck().get(receivedBefore) as
+      number | undefined;
+    const below = Math.min(belowSeq, firstKept ?? Infinity);
+    return Number.isFinite(below) ? this.db.prepare("DELETE FROM events WHERE seq < ?").run(below).changes : 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.pending.length) this.flush();
+    for (const w of this.waiters.splice(0)) w();
+    this.db.close();
+  }
+}
