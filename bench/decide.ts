@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { FRAUD_FEATURES } from "../src/ml/feature-names";
-import { extractFeatures, featureRow } from "../src/ml/features";
+import { featureTable } from "../src/ml/dataset";
+import { demoFeaturePlan } from "../src/ml/demo-plan";
 import { predict, trainGbdt } from "../src/ml/gbdt";
 import { decisionContract, type DecideInput } from "../src/modules/decision/contract";
 import { compileRuleSet, parseRuleSetText } from "../src/modules/decision/rules";
@@ -24,7 +25,9 @@ const { values } = parseArgs({ options: { seconds: { type: "string", default: "3
 const seconds = Number(values.seconds);
 
 const txs = simulate({ seed: 99, transactions: 20_000 });
-const features = extractFeatures(txs);
+const features = featureTable(await demoFeaturePlan(), txs, FRAUD_FEATURES);
+const featureRow = (t: typeof features, i: number) =>
+  Object.fromEntries(FRAUD_FEATURES.map((name, f) => [name, t.values[i * FRAUD_FEATURES.length + f]]));
 const model = trainGbdt(features.values, features.labels, features.rows, FRAUD_FEATURES.length, { trees: 30 });
 const scores = predict(model, features.values, features.rows);
 const inputs: DecideInput[] = txs.map((t, i) => ({

@@ -1,11 +1,8 @@
 /** Shared benchmark plumbing: percentiles, a fixed-width table, and the machine details every result carries. */
 import { cpus, totalmem } from "node:os";
+import { percentile } from "../../src/ml/metrics";
 
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}
+export { percentile };
 
 export interface LatencySummary {
   n: number;

@@ -3,6 +3,7 @@
  * The `cleave` command. With no arguments it runs the embedded default (the monolith config built into the binary).
  */
 import { VERSION } from "../runtime/version";
+import { demoCommand } from "./demo";
 import { featuresCommand } from "./features";
 import { serveCommand } from "./serve";
 import { trainCommand } from "./train";
@@ -22,6 +23,8 @@ Usage:
                                train the demo fraud model on simulated transactions
   cleave features export --config FILE --events FILE --labels FILE --out FILE
                                a point-in-time-correct training set, computed by the serving feature code
+  cleave demo [--url URL] [-n N] [--concurrency C]
+                               send simulated transactions to /v1/score and summarise the decisions
   cleave --version             print the version
   cleave help                  this text
 `;
@@ -32,6 +35,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   models: modelsCommand,
   train: trainCommand,
   features: featuresCommand,
+  demo: demoCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

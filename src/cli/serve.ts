@@ -1,6 +1,9 @@
 /** `cleave serve`: run some or all modules of a deployment in this process until SIGINT/SIGTERM. */
 import { builtinModules } from "../modules/catalog";
-import { startProcess } from "../runtime/host";
+import { bootstrapDemoModel } from "../demo/bootstrap";
+import { planOf } from "../ml/demo-plan";
+import type { DecisionConfig } from "../modules/decision/contract";
+import { type RunningProcess, startProcess } from "../runtime/host";
 import { loadDeployment, loadEmbeddedDefault } from "../runtime/plugins";
 import { CliError, parse } from "./args";
 
@@ -37,6 +40,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (running.url) {
     console.error(`cleave: serving ${running.modules.join(", ") || "the gateway"} — REST at ${running.url} (API docs: ${running.url}/openapi)`);
   }
+  void maybeBootstrap(running);
   const shutdown = async (signal: string) => {
     running.log.info({ signal }, "signal received");
     await running.stop();
@@ -45,4 +49,25 @@ export async function serveCommand(args: string[]): Promise<number> {
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   return -1; // keep running
+}
+
+/**
+ * The process that serves the registry bootstraps the demo model when the config asks for it (one process does, so
+ * replicas of other modules never race), in the background: the REST API is up meanwhile and /v1/score answers 503
+ * with the reason until the model is promoted and loaded.
+ */
+async function maybeBootstrap(running: RunningProcess): Promise<void> {
+  const pipeline = (running.config.modules.decision as DecisionConfig | undefined)?.pipeline;
+  if (!pipeline?.bootstrap.enabled || !running.modules.includes("registry")) return;
+  try {
+    const version = await bootstrapDemoModel(
+      running.bus,
+      { model: pipeline.model, seed: pipeline.bootstrap.seed, transactions: pipeline.bootstrap.transactions, plan: planOf(running.config) },
+      running.log,
+    );
+    const where = running.url ?? "the gateway";
+    console.error(`cleave: fraud pipeline ready (${pipeline.model}@champion = version ${version}): POST ${where}/v1/score`);
+  } catch (err) {
+    running.log.error({ err }, "demo model bootstrap failed; /v1/score will answer 503 until a model is promoted");
+  }
 }

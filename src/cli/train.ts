@@ -1,9 +1,14 @@
 /** `cleave train`: trains the demo fraud model on simulated transactions; writes the ONNX model and a JSON sidecar. */
 import { writeFileSync } from "node:fs";
+import { demoFeaturePlan, planOf } from "../ml/demo-plan";
 import { trainFraudModel } from "../ml/train";
+import { builtinModules } from "../modules/catalog";
+import { loadDeployment } from "../runtime/plugins";
 import { CliError, parse } from "./args";
 
-const USAGE = "usage: cleave train --seed N --out model.onnx [--transactions N] [--trees N] [--depth N]";
+const USAGE =
+  "usage: cleave train --seed N --out model.onnx [--transactions N] [--trees N] [--depth N] [--config FILE]\n" +
+  "  features are computed with the feature definitions of --config (default: the embedded configs/monolith.yaml)";
 
 function intOption(value: string | undefined, name: string, min: number, fallback?: number): number {
   if (value === undefined) {
@@ -22,6 +27,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     transactions: { type: "string" },
     trees: { type: "string" },
     depth: { type: "string" },
+    config: { type: "string" },
   });
   if (!values.out) throw new CliError(`--out is required; ${USAGE}`);
   const seed = intOption(values.seed, "seed", 0);
@@ -31,7 +37,8 @@ export async function trainCommand(args: string[]): Promise<number> {
     ...(values.depth === undefined ? {} : { maxDepth: intOption(values.depth, "depth", 1) }),
   };
   const started = performance.now();
-  const result = trainFraudModel({ seed, transactions, params });
+  const plan = values.config ? planOf((await loadDeployment(values.config, builtinModules)).config) : await demoFeaturePlan();
+  const result = trainFraudModel({ seed, transactions, params, plan });
   const sidecarPath = values.out.replace(/\.onnx$/, "") + ".json";
   writeFileSync(values.out, result.onnx);
   writeFileSync(sidecarPath, JSON.stringify(result.sidecar, null, 2));

@@ -111,3 +111,10 @@ export function featureBaseline(name: string, values: Float32Array, rows: number
   if (distinct.size <= 20) base.categories = Object.fromEntries([...distinct].map(([v, c]) => [String(v), c]));
   return base;
 }
+
+/** The p-th percentile (nearest rank) of an ascending array; NaN when empty. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}

@@ -1,11 +1,13 @@
 /**
- * The demo model's training run: simulate a seeded stream, extract features, train gradient-boosted trees on the
+ * The demo model's training run: simulate a seeded stream, compute its features with the feature module's engine
+ * (src/ml/dataset.ts), train gradient-boosted trees on the
  * earlier 75% of the stream (by time), measure on the later 25%, and produce the ONNX model plus its sidecar
  * (metrics, feature baseline, feature order, seed). Deterministic for a given seed and parameters.
  */
-import { simulate } from "../sim/transactions";
+import type { FeaturePlan } from "../modules/feature/definitions";
+import { type SimTransaction, simulate } from "../sim/transactions";
+import { featureTable } from "./dataset";
 import { FRAUD_FEATURES } from "./feature-names";
-import { extractFeatures } from "./features";
 import { DEFAULT_PARAMS, type GbdtModel, type GbdtParams, predict, trainGbdt } from "./gbdt";
 import { auc, confusionAt, type FeatureBaseline, featureBaseline } from "./metrics";
 import { exportGbdtToOnnx } from "./onnx-export";
@@ -14,6 +16,10 @@ export interface TrainOptions {
   seed: number;
   transactions?: number;
   params?: Partial<GbdtParams>;
+  /** The feature module's compiled definitions (demoFeaturePlan() for configs/monolith.yaml). */
+  plan: FeaturePlan;
+  /** Train on these (time-ordered) transactions instead of simulating `transactions` of them. */
+  history?: SimTransaction[];
 }
 
 export interface ModelSidecar {
@@ -38,6 +44,8 @@ export interface TrainResult {
   sidecar: ModelSidecar;
   /** Holdout rows (row-major float32) and the model's own predictions for them, for consistency checks. */
   holdout: { values: Float32Array; rows: number; labels: Uint8Array; predictions: Float64Array };
+  /** The simulated history the model was trained on, in time order (the bootstrap ingests it). */
+  transactions: SimTransaction[];
 }
 
 const countBy = <T>(xs: readonly T[], key: (x: T) => string) => {
@@ -48,8 +56,8 @@ const countBy = <T>(xs: readonly T[], key: (x: T) => string) => {
 
 export function trainFraudModel(opts: TrainOptions): TrainResult {
   const params = { ...DEFAULT_PARAMS, ...opts.params };
-  const txs = simulate({ seed: opts.seed, transactions: opts.transactions ?? 30_000 });
-  const table = extractFeatures(txs);
+  const txs = opts.history ?? simulate({ seed: opts.seed, transactions: opts.transactions ?? 30_000 });
+  const table = featureTable(opts.plan, txs, FRAUD_FEATURES);
   const F = FRAUD_FEATURES.length;
   const cut = Math.floor(table.rows * 0.75);
   const trainX = table.values.subarray(0, cut * F);
@@ -96,5 +104,5 @@ export function trainFraudModel(opts: TrainOptions): TrainResult {
     featureNames: FRAUD_FEATURES,
     metadata: { seed: String(opts.seed), holdout_auc: sidecar.metrics.holdout.auc.toFixed(4) },
   });
-  return { model, onnx, sidecar, holdout: { values: testX, rows: rowsTest, labels: testY, predictions: testPred } };
+  return { model, onnx, sidecar, holdout: { values: testX, rows: rowsTest, labels: testY, predictions: testPred }, transactions: txs };
 }

@@ -25,7 +25,7 @@ export const decideBody = (score: number, over: Record<string, unknown> = {}) =>
   transaction: { id: "tx-1", card_id: "card-1", merchant_id: "m-1", amount: 42.5, country: "FR" },
   score,
   model: { name: "fraud", version: 3 },
-  features: { "card.count_1h": 2, "card.amount_zscore_30d": 0.3 },
+  features: { "card.count_1h": 2, "amount_z": 0.3 },
   ...over,
 });
 
@@ -55,7 +55,7 @@ describe("decision module over HTTP", () => {
       score: 0.95,
       model: { name: "fraud", version: "3" },
       ruleSetVersion: "v1",
-      features: { "card.count_1h": 2, "card.amount_zscore_30d": 0.3 },
+      features: { "card.count_1h": 2, "amount_z": 0.3 },
       transaction: { id: "tx-1", amount: 42.5 },
       overrides: [],
     });

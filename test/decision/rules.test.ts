@@ -74,7 +74,7 @@ describe("first-match policy", () => {
             id: "ato",
             when: {
               all: [
-                { any: [{ feature: "card.new_country", eq: 1 }, { feature: "card.new_device", eq: 1 }] },
+                { any: [{ feature: "card.countries_24h", gte: 2 }, { feature: "card.devices_24h", gte: 2 }] },
                 { field: "amount", gte: 500, lt: 10000 },
                 { not: { field: "country", in: ["FR"] } },
               ],
@@ -85,9 +85,9 @@ describe("first-match policy", () => {
       },
       known,
     );
-    const hit = r.evaluate({ transaction: tx({ amount: 900, country: "BR" }), score: 0, features: { "card.new_country": 0, "card.new_device": true } });
-    expect(hit.reasons).toEqual(['ato: feature card.new_device = true and field amount = 900 ≥ 500, < 10000 and not field country in ["FR"]']);
-    expect(r.evaluate({ transaction: tx({ amount: 900, country: "FR" }), score: 0, features: { "card.new_device": 1 } }).decision).toBe("approve");
+    const hit = r.evaluate({ transaction: tx({ amount: 900, country: "BR" }), score: 0, features: { "card.countries_24h": 1, "card.devices_24h": 2 } });
+    expect(hit.reasons).toEqual(['ato: feature card.devices_24h = 2 ≥ 2 and field amount = 900 ≥ 500, < 10000 and not field country in ["FR"]']);
+    expect(r.evaluate({ transaction: tx({ amount: 900, country: "FR" }), score: 0, features: { "card.devices_24h": 2 } }).decision).toBe("approve");
   });
 });
 

@@ -2,6 +2,7 @@
 import { type Static, Type as T } from "@sinclair/typebox";
 import { FRAUD_FEATURES } from "../../ml/feature-names";
 import { defineContract } from "../../runtime/contract";
+import { ObservationSchema } from "../monitoring/contract";
 import { pingOperation, pingRoute } from "../../runtime/ping";
 
 export const Outcome = T.Union([T.Literal("approve"), T.Literal("review"), T.Literal("block")]);
@@ -121,6 +122,59 @@ const Audit = T.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** The scoring pipeline behind POST /v1/score: which event type a transaction is, which model scores it, how. */
+const Pipeline = T.Object(
+  {
+    model: T.String({ default: "fraud", description: "Inference model that scores transactions (served from the registry alias)" }),
+    eventType: T.String({ default: "transaction", description: "Ingestion event type of a scored transaction" }),
+    features: T.Array(T.String(), {
+      default: [...FRAUD_FEATURES],
+      description: "The model's input columns, in order: feature-vector names as the feature module names them",
+    }),
+    input: T.String({ default: "input", description: "Name of the model's input tensor (float32 [1, features])" }),
+    output: T.String({ default: "probabilities", description: "Name of the output holding class probabilities [1, classes]" }),
+    positiveIndex: T.Integer({ minimum: 0, default: 1, description: "Index of the fraud class in that output" }),
+    bootstrap: T.Object(
+      {
+        enabled: T.Boolean({
+          default: false,
+          description:
+            "At start, when the registry has no <model>@champion: simulate a SYNTHETIC history, ingest it, train the demo " +
+            "model on it with the feature module's definitions, push, approve and promote it",
+        }),
+        seed: T.Integer({ minimum: 0, default: 7, description: "Simulator seed: the same seed gives the same model" }),
+        transactions: T.Integer({ minimum: 1000, default: 30_000, description: "Size of the simulated history" }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Scalar4 = T.Union([T.String(), T.Number(), T.Boolean(), T.Null()]);
+
+/** A transaction to score: an id, an optional timestamp, and the fields of the ingestion event type. */
+export const ScoreInput = T.Object(
+  {
+    id: T.String({ minLength: 1, maxLength: 200, description: "Transaction id: the idempotency key of its event" }),
+    timestamp: T.Optional(T.Union([T.Number(), T.String({ maxLength: 40 })], { description: "Epoch ms or ISO-8601; default now" })),
+  },
+  { additionalProperties: Scalar4 },
+);
+
+export const ScoreOutput = T.Object({
+  decision: Outcome,
+  score: T.Number(),
+  reasons: T.Array(T.String()),
+  rules_fired: T.Array(T.String()),
+  model: T.Object({ name: T.String(), version: T.String() }),
+  features: T.Record(T.String(), Scalar4),
+  trace_id: T.String(),
+  decision_id: T.String(),
+  latency_ms: T.Number(),
+});
+export type ScoreOutput = Static<typeof ScoreOutput>;
+
 export const DecisionConfig = T.Object(
   {
     rules: T.Optional(T.Unknown({ description: "an inline rule set (see docs/decision.md); exclusive with rulesFile" })),
@@ -130,6 +184,7 @@ export const DecisionConfig = T.Object(
     audit: Audit,
     webhooks: T.Array(Webhook, { default: [] }),
     webhookQueueLimit: T.Integer({ minimum: 1, default: 10_000 }),
+    pipeline: Pipeline,
   },
   { additionalProperties: false },
 );
@@ -148,6 +203,11 @@ export const decisionContract = defineContract({
   description: "Applies business rules to scores and features: approve, review or block, with reasons.",
   operations: {
     ping: pingOperation,
+    score: {
+      input: ScoreInput,
+      output: ScoreOutput,
+      summary: "The fraud pipeline: record the transaction, update and read its features, score it, decide",
+    },
     decide: { input: DecideInput, output: DecideOutput, summary: "Approve, review or block one scored transaction" },
     reloadRules: {
       input: RuleSetBody,
@@ -172,9 +232,15 @@ export const decisionContract = defineContract({
       summary: "Webhook deliveries that kept failing",
     },
   },
-  events: { "decision.made": DecisionEvent, "decision.alert": DecisionEvent },
+  events: {
+    "decision.made": DecisionEvent,
+    "decision.alert": DecisionEvent,
+    /** What monitoring watches: the scored transaction's model, features, score and outcome. */
+    scored: T.Object({ observations: T.Array(ObservationSchema) }),
+  },
   routes: [
     pingRoute("decision"),
+    { method: "POST", path: "/v1/score", operation: "score" },
     { method: "POST", path: "/v1/decide", operation: "decide" },
     { method: "GET", path: "/v1/decision/rules", operation: "getRules", toInput: () => ({}) },
     {

@@ -2,13 +2,14 @@
 import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { defineModule } from "../../runtime/contract";
+import { type CallContext, defineModule } from "../../runtime/contract";
 import { CleaveError, invalidArgument, notFound, unavailable } from "../../runtime/errors";
 import { ping } from "../../runtime/ping";
 // @ts-ignore: a text import embeds the example rule set in the binary; it is the default when none is configured.
 import defaultRulesText from "../../../configs/rules/fraud-rules.yaml" with { type: "text" };
 import { AuditStore } from "./audit";
-import { type DecisionConfig, type DecisionEvent, decisionContract, type DecideOutput } from "./contract";
+import { type DecideInput, type DecisionConfig, type DecisionEvent, decisionContract, type DecideOutput } from "./contract";
+import { createScorer } from "./pipeline";
 import { compileRuleSet, parseRuleSetText, RuleSet, RuleSetError } from "./rules";
 import { WebhookDispatcher } from "./webhooks";
 
@@ -129,62 +130,65 @@ export default defineModule(decisionContract, (ctx) => {
       webhooks.dispatch(event, payload.decisionId, payload);
     };
 
+    const decide = (input: DecideInput, call: CallContext): DecideOutput => {
+      if (audit.saturated) {
+        throw unavailable(`the audit trail is not keeping up (${audit.pending} records waiting to be written); retry later`, {
+          retryAfterSeconds: 1,
+        });
+      }
+      const started = performance.now();
+      const l = current; // one rule set for the whole decision, even if a reload lands meanwhile
+      const ev = l.ruleSet.evaluate(input);
+      const decisionId = Bun.randomUUIDv7();
+      const now = Date.now();
+      const modelVersion = String(input.model.version);
+      const out: DecideOutput = {
+        decisionId,
+        decision: ev.decision,
+        reasons: ev.reasons,
+        rulesFired: ev.rulesFired,
+        ruleSetVersion: l.ruleSet.version,
+        policy: l.ruleSet.policy,
+      };
+      if (ev.ruleScore !== undefined) out.ruleScore = ev.ruleScore;
+      audit.record({
+        id: decisionId,
+        at: now,
+        decision: ev.decision,
+        score: input.score,
+        modelName: input.model.name,
+        modelVersion,
+        ruleSetVersion: l.ruleSet.version,
+        rulesFired: ev.rulesFired,
+        reasons: ev.reasons,
+        transaction: input.transaction,
+        features: input.features ?? {},
+        latencyUs: Math.round((performance.now() - started) * 1000),
+        caller: call.identity?.id ?? null,
+        traceId: call.traceId,
+      });
+      const txId = input.transaction.id;
+      const event: DecisionEvent = {
+        decisionId,
+        decision: ev.decision,
+        score: input.score,
+        model: { name: input.model.name, version: modelVersion },
+        ruleSetVersion: l.ruleSet.version,
+        rulesFired: ev.rulesFired.map((r) => r.id),
+        reasons: ev.reasons,
+        transactionId: txId === undefined || txId === null ? null : String(txId),
+        at: new Date(now).toISOString(),
+      };
+      publish("decision.made", event);
+      if (ev.decision !== "approve") publish("decision.alert", event);
+      return out;
+    };
+
     return {
       handlers: {
         ping: ping("decision"),
-        decide(input, call) {
-          if (audit.saturated) {
-            throw unavailable(`the audit trail is not keeping up (${audit.pending} records waiting to be written); retry later`, {
-              retryAfterSeconds: 1,
-            });
-          }
-          const started = performance.now();
-          const l = current; // one rule set for the whole decision, even if a reload lands meanwhile
-          const ev = l.ruleSet.evaluate(input);
-          const decisionId = Bun.randomUUIDv7();
-          const now = Date.now();
-          const modelVersion = String(input.model.version);
-          const out: DecideOutput = {
-            decisionId,
-            decision: ev.decision,
-            reasons: ev.reasons,
-            rulesFired: ev.rulesFired,
-            ruleSetVersion: l.ruleSet.version,
-            policy: l.ruleSet.policy,
-          };
-          if (ev.ruleScore !== undefined) out.ruleScore = ev.ruleScore;
-          audit.record({
-            id: decisionId,
-            at: now,
-            decision: ev.decision,
-            score: input.score,
-            modelName: input.model.name,
-            modelVersion,
-            ruleSetVersion: l.ruleSet.version,
-            rulesFired: ev.rulesFired,
-            reasons: ev.reasons,
-            transaction: input.transaction,
-            features: input.features ?? {},
-            latencyUs: Math.round((performance.now() - started) * 1000),
-            caller: call.identity?.id ?? null,
-            traceId: call.traceId,
-          });
-          const txId = input.transaction.id;
-          const event: DecisionEvent = {
-            decisionId,
-            decision: ev.decision,
-            score: input.score,
-            model: { name: input.model.name, version: modelVersion },
-            ruleSetVersion: l.ruleSet.version,
-            rulesFired: ev.rulesFired.map((r) => r.id),
-            reasons: ev.reasons,
-            transactionId: txId === undefined || txId === null ? null : String(txId),
-            at: new Date(now).toISOString(),
-          };
-          publish("decision.made", event);
-          if (ev.decision !== "approve") publish("decision.alert", event);
-          return out;
-        },
+        decide,
+        score: createScorer(ctx.bus, config.pipeline, decide, log),
         async reloadRules(input) {
           try {
             if (input.ruleSet !== undefined && input.text !== undefined) throw invalidArgument("give ruleSet or text, not both");
