@@ -42,15 +42,36 @@ export async function loadPlugins(raw: unknown, baseDir: string, builtin: Module
   return catalog;
 }
 
-/** Reads a config file, loads its plugins, validates everything: what `cleave serve` and `cleave up` start from. */
-export async function loadDeployment(file: string, builtin: ModuleCatalog): Promise<{ config: LoadedConfig; catalog: ModuleCatalog }> {
+function readRaw(file: string, seen: string[] = []): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
     throw new ConfigError(`cannot read config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file);
   }
-  const raw = parseConfigText(text, file);
+  const raw = parseConfigText(text, file) as Record<string, unknown>;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw) || raw.extends === undefined) return raw;
+  // `extends: other.yaml`: that file's keys, with this file's on top (maps merge key by key; other values replace).
+  const { extends: base, ...own } = raw;
+  if (typeof base !== "string") throw new ConfigError(`key "extends" must be the path of another config file`, file);
+  const basePath = resolve(dirname(resolve(file)), base);
+  if (seen.includes(basePath)) throw new ConfigError(`key "extends" makes a cycle: ${[...seen, basePath].join(" → ")}`, file);
+  return merge(readRaw(basePath, [...seen, resolve(file)]), own);
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    const mergeable = (x: unknown) => x !== null && typeof x === "object" && !Array.isArray(x);
+    out[k] = mergeable(b) && mergeable(v) ? merge(b as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+/** Reads a config file, loads its plugins, validates everything: what `cleave serve` and `cleave up` start from. */
+export async function loadDeployment(file: string, builtin: ModuleCatalog): Promise<{ config: LoadedConfig; catalog: ModuleCatalog }> {
+  const raw = readRaw(file);
   const baseDir = dirname(resolve(file));
   const catalog = await loadPlugins(raw, baseDir, builtin, file);
   return { config: validateConfig(raw, catalog, baseDir, file), catalog };

@@ -38,7 +38,7 @@ describe("config validation", () => {
   test("an unknown top-level key names the key and the allowed ones", () => {
     const msg = configError(() => validate({ modules: { registry: {} }, bsu: {} }));
     expect(msg).toContain('unknown key "bsu"');
-    expect(msg).toContain("allowed here: deployment, dataDir, modules");
+    expect(msg).toContain("allowed here: extends, deployment, dataDir, modules");
   });
 
   test("an unknown nested key names its full path", () => {
@@ -135,5 +135,25 @@ describe("docs/configuration.md", () => {
     const { renderConfigDoc } = await import("../../scripts/config-doc");
     const onDisk = await Bun.file(`${REPO}/docs/configuration.md`).text();
     expect(onDisk).toBe(renderConfigDoc());
+  });
+});
+
+describe("extends", () => {
+  test("a config starts from another file's keys: maps merge, other values replace", async () => {
+    const dir = (await import("node:fs")).mkdtempSync(`${(await import("node:os")).tmpdir()}/cleave-ext-`);
+    writeConfig({ deployment: "base", modules: { registry: {}, monitoring: {} }, http: { port: 9000, host: "0.0.0.0" } }, dir);
+    const child = `${dir}/child.yaml`;
+    await Bun.write(child, "extends: cleave.yaml\nhttp: { port: 9001 }\nmodules: { decision: {} }\n");
+    const { config } = await loadDeployment(child, builtinModules);
+    expect(config.deployment).toBe("base");
+    expect(config.http).toMatchObject({ port: 9001, host: "0.0.0.0" });
+    expect(Object.keys(config.modules).sort()).toEqual(["decision", "monitoring", "registry"]);
+  });
+
+  test("a cycle is refused with the chain", async () => {
+    const dir = (await import("node:fs")).mkdtempSync(`${(await import("node:os")).tmpdir()}/cleave-ext-`);
+    await Bun.write(`${dir}/a.yaml`, "extends: b.yaml\nmodules: {}\n");
+    await Bun.write(`${dir}/b.yaml`, "extends: a.yaml\nmodules: {}\n");
+    await expect(loadDeployment(`${dir}/a.yaml`, builtinModules)).rejects.toThrow('key "extends" makes a cycle');
   });
 });

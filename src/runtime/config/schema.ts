@@ -35,6 +35,12 @@ export const NatsSchema = T.Object(
 
 export const ConfigSchema = T.Object(
   {
+    extends: T.Optional(
+      T.String({
+        description:
+          "Another config file (relative to this one) whose keys this file starts from: maps merge key by key, other values replace.",
+      }),
+    ),
     deployment: T.String({
       pattern: "^[a-z][a-z0-9-]{0,31}$",
       default: "cleave",
