@@ -1,0 +1,152 @@
+/**
+ * The fraud pipeline end to end, in the monolith and split over a real nats-server (each module in its own Cleave
+ * process): bootstrap the demo model (train, ingest history, push, approve, promote), then score the demo world's
+ * live transactions through POST /v1/score. Both placements must give identical decisions for the same seed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { bootstrapDemoModel } from "../../src/demo/bootstrap";
+import { demoWorld } from "../../src/demo/stream";
+import { planOf } from "../../src/ml/demo-plan";
+import { builtinModules } from "../../src/modules/catalog";
+import { loadDeployment } from "../../src/runtime/plugins";
+import { REPO } from "../harness/child";
+import { startTestProcess, type TestProcess } from "../harness/deployment";
+import { NatsServer } from "../harness/nats-server";
+
+const SEED = 7;
+const TRANSACTIONS = 8000;
+const LIVE = 250;
+const MODULES = ["ingestion", "feature", "inference", "decision", "registry", "monitoring"];
+
+const { config } = await loadDeployment(`${REPO}/configs/monolith.yaml`, builtinModules);
+const modules = structuredClone(config.modules) as Record<string, Record<string, unknown>>;
+(modules.decision.pipeline as { bootstrap: unknown }).bootstrap = { enabled: false, seed: SEED, transactions: TRANSACTIONS };
+const live = demoWorld(SEED, TRANSACTIONS).live.slice(0, LIVE);
+
+interface Deployment {
+  url: string;
+  procs: TestProcess[];
+  bootstrap(): Promise<number>;
+}
+
+async function score(url: string, tx: unknown) {
+  return fetch(`${url}/v1/score`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(tx) });
+}
+
+async function waitForModel(url: string) {
+  const { label: _l, pattern: _p, ...tx } = live[0];
+  for (let i = 0; i < 300; i++) {
+    const res = await score(url, { ...tx, id: `probe-${i}`, card_id: "card-probe", merchant_id: "merchant-probe", device_id: "device-probe" });
+    if (res.status === 200) return;
+    await Bun.sleep(100);
+  }
+  throw new Error("the model was never served");
+}
+
+async function scoreLive(url: string): Promise<{ id: string; decision: string; score: number; label: number }[]> {
+  const out = [];
+  for (const t of live) {
+    const { label, pattern: _p, ...tx } = t;
+    const res = await score(url, tx);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { decision: string; score: number };
+    out.push({ id: tx.id, decision: body.decision, score: body.score, label });
+  }
+  return out;
+}
+
+const decisionsBy: Record<string, Awaited<ReturnType<typeof scoreLive>>> = {};
+
+describe.each(["monolith", "split"] as const)("fraud pipeline: %s", (placement) => {
+  let nats: NatsServer | undefined;
+  let d: Deployment;
+
+  beforeAll(async () => {
+    const plan = planOf(config);
+    if (placement === "monolith") {
+      const p = await startTestProcess({ placement: "inprocess", modules });
+      d = { url: p.url!, procs: [p], bootstrap: () => bootstrapDemoModel(p.bus, { model: "fraud", seed: SEED, transactions: TRANSACTIONS, plan }, p.log) };
+    } else {
+      nats = await NatsServer.start();
+      const procs: TestProcess[] = [];
+      for (const m of MODULES) {
+        procs.push(await startTestProcess({ placement: "nats", natsUrl: nats.url, modules, local: [m], http: false }));
+      }
+      const gateway = await startTestProcess({ placement: "nats", natsUrl: nats.url, modules, local: [] });
+      procs.push(gateway);
+      const registry = procs[MODULES.indexOf("registry")];
+      d = { url: gateway.url!, procs, bootstrap: () => bootstrapDemoModel(registry.bus, { model: "fraud", seed: SEED, transactions: TRANSACTIONS, plan }, registry.log) };
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const p of d?.procs.reverse() ?? []) await p.close();
+    await nats?.stop();
+  });
+
+  test("before a model is promoted, /v1/score answers 503 with the reason", async () => {
+    const { label: _l, pattern: _p, ...tx } = live[0];
+    const res = await score(d.url, { ...tx, id: "early" });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: string }).error).toContain('model "fraud"');
+  });
+
+  test("bootstrap promotes the demo model and the pipeline serves it", async () => {
+    expect(await d.bootstrap()).toBe(1);
+    await waitForModel(d.url);
+  }, 60_000);
+
+  test("scores live transactions: decisions with reasons, features, model version and trace id", async () => {
+    const { label: _l, pattern: _p, ...tx } = live[0];
+    const res = await score(d.url, { ...tx, id: "shape-check", card_id: "card-probe", merchant_id: "merchant-probe", device_id: "device-probe" });
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(Object.keys(body).sort()).toEqual(
+      ["decision", "decision_id", "features", "latency_ms", "model", "reasons", "rules_fired", "score", "trace_id"].sort(),
+    );
+    expect(body.model).toEqual({ name: "fraud", version: "1" });
+    expect(Object.keys(body.features as object)).toHaveLength(13);
+    expect(body.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    decisionsBy[placement] = await scoreLive(d.url);
+    const flagged = decisionsBy[placement].filter((r) => r.decision !== "approve");
+    const caught = flagged.filter((r) => r.label === 1).length;
+    expect(caught).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("a transaction missing a required field is a 400 naming the field", async () => {
+    const { label: _l, pattern: _p, card_id: _c, ...tx } = live[1];
+    const res = await score(d.url, { ...tx, id: "no-card" });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toContain("card_id");
+    const wrong = await score(d.url, { ...live[1], id: "bad-amount", amount: "lots" });
+    expect(wrong.status).toBe(400);
+    expect(((await wrong.json()) as { error: string }).error).toContain("amount");
+  });
+
+  test("an override is recorded beside the original decision; an unknown decision is a 404", async () => {
+    const { label: _l, pattern: _p, ...tx } = live[2];
+    const scored = (await (await score(d.url, { ...tx, id: "override-me" })).json()) as { decision_id: string; decision: string };
+    const res = await fetch(`${d.url}/v1/decisions/${scored.decision_id}/override`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ decision: "block", reason: "analyst saw a chargeback" }),
+    });
+    expect(res.status).toBe(200);
+    const record = (await res.json()) as { decision: string; effectiveDecision: string; overrides: unknown[] };
+    expect(record.decision).toBe(scored.decision);
+    expect(record.effectiveDecision).toBe("block");
+    expect(record.overrides).toHaveLength(1);
+    const missing = await fetch(`${d.url}/v1/decisions/nope/override`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ decision: "block", reason: "x" }),
+    });
+    expect(missing.status).toBe(404);
+  });
+});
+
+describe("placements agree", () => {
+  test("the monolith and the split topology give identical decisions and scores for the same seed", () => {
+    expect(decisionsBy.monolith).toHaveLength(LIVE);
+    expect(decisionsBy.split).toEqual(decisionsBy.monolith);
+  });
+});
