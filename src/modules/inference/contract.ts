@@ -51,8 +51,41 @@ export const ModelConfigSchema = T.Object(
   strict,
 );
 
+export const FollowSchema = T.Object(
+  {
+    model: T.String({ pattern: "^[A-Za-z][A-Za-z0-9._-]{0,127}$", description: "Registered model name; also the name it is served under." }),
+    alias: T.String({ pattern: "^[A-Za-z][A-Za-z0-9_-]{0,63}$", default: "champion", description: "Alias to follow (e.g. champion)." }),
+    ...ModelOptions,
+  },
+  strict,
+);
+
+export const RegistryFollowSchema = T.Object(
+  {
+    follow: T.Array(FollowSchema, {
+      default: [],
+      description: "Registry aliases to serve: each alias's version is loaded, and reloaded whenever the alias moves. The first follow of a model sets its default version.",
+    }),
+    retrySeconds: T.Number({ minimum: 0.1, maximum: 3600, default: 5, description: "Longest wait between attempts while the registry is unreachable or a followed alias has nothing loaded." }),
+    resyncSeconds: T.Number({ minimum: 1, maximum: 86_400, default: 60, description: "How often each alias is re-read from the registry even without events (catches events missed while disconnected)." }),
+    downloadTimeoutMs: T.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000, description: "Deadline of each registry call (one artifact chunk each)." }),
+    signatures: T.Optional(
+      T.Object(
+        {
+          required: T.Boolean({ description: "Refuse versions without a valid signature by a trusted key." }),
+          trustedKeys: T.Array(T.String({ pattern: "^[A-Za-z0-9+/]{43}=$" }), { description: "base64 raw ed25519 public keys." }),
+        },
+        { ...strict, description: "Inference's own signature policy; default: the registry's (`registry.policy`)." },
+      ),
+    ),
+  },
+  { ...strict, default: {} },
+);
+export type RegistryFollowConfig = Static<typeof RegistryFollowSchema>;
+
 export const InferenceConfigSchema = T.Object(
   {
+    registry: RegistryFollowSchema,
     modelDir: T.Optional(T.String({ minLength: 1, description: "Directory of models: <name>/<version>/model.onnx or <name>.onnx (version 1)." })),
     models: T.Array(ModelConfigSchema, { default: [], description: "Models to load at start." }),
     defaults: T.Object(ModelOptions, { ...strict, default: {}, description: "Options for every model that does not set its own." }),

@@ -3,6 +3,7 @@ import { defineModule } from "../../runtime/contract";
 import { ping } from "../../runtime/ping";
 import { VERSION } from "../../runtime/version";
 import { type InferenceConfig, inferenceContract } from "./contract";
+import { RegistryFollower } from "./registry-follow";
 import { Repository } from "./repository";
 import { inferToPredictions, predictToInfer } from "./v1";
 
@@ -17,16 +18,27 @@ export default defineModule(inferenceContract, async (ctx) => {
   const loading = (async () => {
     for (const source of sources) await repository.loadFile(source);
   })();
+  // Registry aliases load in the background too, whenever the registry is (or becomes) reachable.
+  const follower = new RegistryFollower(config.registry, ctx.bus, repository, log);
+  await follower.start();
+  const followed = config.registry.follow.map((f) => `${f.model}@${f.alias}`);
 
   return {
     handlers: {
       ping: ping("inference"),
       server: () => ({ name: "cleave", version: VERSION, extensions: ["binary_tensor_data"] }),
       live: () => ({ live: true }),
-      ready: () => ({ ready: repository.pending.size === 0, models: configured }),
+      ready: () => ({ ready: repository.pending.size === 0 && follower.ready(), models: [...configured, ...followed] }),
       metadata: ({ name, version }) => {
         const model = repository.resolve(name, version);
-        return { name: model.name, versions: repository.versionsOf(name), platform: "onnx_onnxv1", ...model.metadata() };
+        const registry = follower.describe(name);
+        return {
+          name: model.name,
+          versions: repository.versionsOf(name),
+          platform: "onnx_onnxv1",
+          ...model.metadata(),
+          ...(registry && { parameters: { registry } }),
+        };
       },
       modelReady: ({ name, version }) => {
         try {
@@ -64,11 +76,24 @@ export default defineModule(inferenceContract, async (ctx) => {
     },
     // `/readyz` waits for configured models ("down" while loading); a model refused at load does not hold the
     // others back but shows as "degraded" so monitoring sees it.
-    health: () => ({
-      status: repository.pending.size > 0 ? ("down" as const) : repository.failures().length ? ("degraded" as const) : ("ok" as const),
-      details: { loaded: repository.all().length, loading: repository.pending.size, failed: repository.failures().length },
-    }),
+    // A followed alias with nothing loaded, a refused version or a removed alias is "degraded" with the reason.
+    health: () => {
+      const registry = follower.reports();
+      const problems = registry.filter((r) => r.problem !== null);
+      const status = repository.pending.size > 0 ? "down" : repository.failures().length || problems.length ? "degraded" : "ok";
+      return {
+        status: status as "ok" | "degraded" | "down",
+        details: {
+          loaded: repository.all().length,
+          loading: repository.pending.size,
+          failed: repository.failures().length,
+          ...(registry.length && { registry }),
+          ...(problems.length && { reasons: problems.map((r) => `${r.model}@${r.alias}: ${r.problem}`) }),
+        },
+      };
+    },
     stop: async () => {
+      await follower.stop();
       await loading;
       await repository.close();
     },

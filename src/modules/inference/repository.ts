@@ -41,8 +41,12 @@ function compareVersions(a: string, b: string): number {
 export class Repository {
   private readonly models = new Map<string, Map<string, ModelVersion>>();
   private readonly failed = new Map<string, { name: string; version: string; reason: string }>();
-  /** The default version of each model (the highest), kept current on load/unload: resolved on every request. */
+  /** The default version of each model, kept current on load/unload: resolved on every request. */
   private readonly latest = new Map<string, ModelVersion>();
+  /** Default versions chosen from outside (a followed registry alias); otherwise the highest loaded one. */
+  private readonly pinned = new Map<string, string>();
+  /** Models expected but not loaded yet (e.g. a registry alias still loading), with why: they answer 503, not 404. */
+  private readonly awaited = new Map<string, string>();
   /** Names of configured versions not yet loaded: the module is ready when this is empty. */
   readonly pending = new Set<string>();
 
@@ -132,10 +136,34 @@ export class Repository {
     return targets;
   }
 
+  /** Makes `version` (loaded) the one requests without a version go to, whatever the order of versions. */
+  setDefault(name: string, version: string): void {
+    if (!this.models.get(name)?.has(version)) throw new CleaveError("NOT_FOUND", `model "${name}" has no version "${version}" loaded`);
+    this.pinned.set(name, version);
+    this.updateLatest(name);
+  }
+
+  /** While a model has no version loaded, requests for it get 503 with `reason` (undefined: stop saying so). */
+  setAwaited(name: string, reason: string | undefined): void {
+    if (reason === undefined) this.awaited.delete(name);
+    else this.awaited.set(name, reason);
+  }
+
+  has(name: string, version: string): boolean {
+    return this.models.get(name)?.has(version) ?? false;
+  }
+
+  /** Drops a load refusal from the index once it no longer matters (e.g. the alias moved past that version). */
+  forgetFailure(name: string, version: string): void {
+    this.failed.delete(`${name}:${version}`);
+  }
+
   private updateLatest(name: string): void {
-    const highest = this.versionsOf(name).at(-1);
-    if (highest === undefined) this.latest.delete(name);
-    else this.latest.set(name, this.models.get(name)!.get(highest)!);
+    const versions = this.models.get(name);
+    const pinned = this.pinned.get(name);
+    const chosen = pinned !== undefined && versions?.has(pinned) ? pinned : this.versionsOf(name).at(-1);
+    if (chosen === undefined) this.latest.delete(name);
+    else this.latest.set(name, versions!.get(chosen)!);
   }
 
   private async retire(model: ModelVersion): Promise<void> {
@@ -146,10 +174,12 @@ export class Repository {
     }
   }
 
-  /** The version a request names, or the highest loaded one; 404 says what exists. */
+  /** The version a request names, or the default one (pinned, else the highest); 404 says what exists. */
   resolve(name: string, version?: string): ModelVersion {
     const versions = this.models.get(name);
     if (!versions) {
+      const awaited = this.awaited.get(name);
+      if (awaited !== undefined) throw new CleaveError("UNAVAILABLE", `model "${name}" is not loaded yet: ${awaited}`);
       const known = [...this.models.keys()];
       const reason = [...this.failed.values()].find((f) => f.name === name)?.reason;
       throw new CleaveError(
