@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { bootstrapDemoModel } from "../../src/demo/bootstrap";
 import { demoWorld } from "../../src/demo/stream";
 import { planOf } from "../../src/ml/demo-plan";
+import { auc } from "../../src/ml/metrics";
 import { builtinModules } from "../../src/modules/catalog";
 import { loadDeployment } from "../../src/runtime/plugins";
 import { REPO } from "../harness/child";
@@ -15,7 +16,7 @@ import { NatsServer } from "../harness/nats-server";
 
 const SEED = 7;
 const TRANSACTIONS = 8000;
-const LIVE = 250;
+const LIVE = 1200;
 const MODULES = ["ingestion", "feature", "inference", "decision", "registry", "monitoring"];
 
 const { config } = await loadDeployment(`${REPO}/configs/monolith.yaml`, builtinModules);
@@ -107,9 +108,12 @@ describe.each(["monolith", "split"] as const)("fraud pipeline: %s", (placement) 
     expect(Object.keys(body.features as object)).toHaveLength(13);
     expect(body.trace_id).toMatch(/^[0-9a-f]{32}$/);
     decisionsBy[placement] = await scoreLive(d.url);
-    const flagged = decisionsBy[placement].filter((r) => r.decision !== "approve");
-    const caught = flagged.filter((r) => r.label === 1).length;
-    expect(caught).toBeGreaterThan(0);
+    // The model ranks the simulator's fraud above legitimate traffic on transactions it never saw.
+    const rows = decisionsBy[placement];
+    const liveAuc = auc(rows.map((r) => r.score), rows.map((r) => r.label));
+    console.log(`${placement}: live AUC ${liveAuc.toFixed(3)} over ${rows.length} transactions, ${rows.filter((r) => r.label === 1).length} fraud`);
+    expect(liveAuc).toBeGreaterThan(0.8);
+    expect(rows.filter((r) => r.decision !== "approve" && r.label === 1).length).toBeGreaterThan(0);
   }, 60_000);
 
   test("a transaction missing a required field is a 400 naming the field", async () => {
@@ -117,7 +121,7 @@ describe.each(["monolith", "split"] as const)("fraud pipeline: %s", (placement) 
     const res = await score(d.url, { ...tx, id: "no-card" });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toContain("card_id");
-    const wrong = await score(d.url, { ...live[1], id: "bad-amount", amount: "lots" });
+    const wrong = await score(d.url, { ...tx, card_id: live[1].card_id, id: "bad-amount", amount: "lots" });
     expect(wrong.status).toBe(400);
     expect(((await wrong.json()) as { error: string }).error).toContain("amount");
   });
