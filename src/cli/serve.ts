@@ -65,8 +65,8 @@ async function maybeBootstrap(running: RunningProcess): Promise<void> {
       { model: pipeline.model, seed: pipeline.bootstrap.seed, transactions: pipeline.bootstrap.transactions, plan: planOf(running.config) },
       running.log,
     );
-    const where = running.url ?? "the gateway";
-    console.error(`cleave: fraud pipeline ready (${pipeline.model}@champion = version ${version}): POST ${where}/v1/score`);
+    const where = running.url ? `POST ${running.url}/v1/score` : "POST /v1/score on the deployment's gateway";
+    console.error(`cleave: fraud pipeline ready (${pipeline.model}@champion = version ${version}): ${where}`);
   } catch (err) {
     running.log.error({ err }, "demo model bootstrap failed; /v1/score will answer 503 until a model is promoted");
   }
