@@ -1,0 +1,91 @@
+/**
+ * Split placement over a real nats-server: two inference replicas start while no registry exists (503 with the
+ * reason), load the alias's version once a registry process appears, and both follow a later move.
+ * The registry's own signature policy (read over the bus) applies here: it trusts one key, without requiring it.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { registryContract } from "../../src/modules/registry/contract";
+import { generateSigningKey, sha256Digest, signDigest } from "../../src/runtime/signing";
+import { mlp } from "../fixtures/make-models";
+import { startTestProcess, type TestProcess } from "../harness/deployment";
+import { NatsServer } from "../harness/nats-server";
+import { infer, waitFor } from "./registry-helpers";
+
+const key = generateSigningKey();
+const untrusted = generateSigningKey();
+const deployment = `follow${process.pid}`;
+const modules = {
+  registry: { approval: { aliases: [] }, signatures: { trustedKeys: [{ publicKey: key.publicKey }] } },
+  inference: { registry: { follow: [{ model: "fraud", alias: "champion" }], retrySeconds: 0.3 } },
+};
+const actor = { id: "carol", roles: ["approver"] };
+const v1 = new Uint8Array(mlp([4, 8, 3], { seed: 11 }));
+const v2 = new Uint8Array(mlp([4, 8, 3], { seed: 12 }));
+
+let nats: NatsServer;
+let registryDir: string;
+const procs: TestProcess[] = [];
+const start = async (local: string[], http: boolean) => {
+  const p = await startTestProcess({ placement: "nats", natsUrl: nats.url, deployment, modules, local, http, dataDir: registryDir });
+  procs.push(p);
+  return p;
+};
+
+beforeAll(async () => {
+  nats = await NatsServer.start();
+  registryDir = mkdtempSync(join(tmpdir(), "cleave-follow-"));
+  // The registry's state exists (v1 behind champion) but no registry process runs when inference starts.
+  const registry = await start(["registry"], false);
+  const pushed = await registry.bus.call(registryContract, "push", {
+    model: "fraud",
+    bytes: v1,
+    actor,
+    signature: { publicKey: key.publicKey, value: signDigest(sha256Digest(v1), key.privateKey) },
+  });
+  await registry.bus.call(registryContract, "setAlias", { model: "fraud", alias: "champion", version: pushed.version.version, actor });
+  await registry.close();
+  procs.splice(0);
+});
+
+afterAll(async () => {
+  for (const p of procs.reverse()) await p.close();
+  await nats?.stop();
+  rmSync(registryDir, { recursive: true, force: true });
+});
+
+/** 30 requests through the gateway (spread over both replicas by the NATS queue group) all answer `version`. */
+async function allServe(url: string, version: string): Promise<boolean> {
+  const answers = await Promise.all(Array.from({ length: 30 }, () => infer(url, "fraud")));
+  return answers.every((a) => a.status === 200 && a.body.model_version === version);
+}
+
+test("inference replicas started before the registry load once it appears, and both follow a move", async () => {
+  const gateway = await start(["inference"], true);
+  await start(["inference"], false);
+  const early = await infer(gateway.url!, "fraud");
+  expect(early.status).toBe(503);
+  expect(early.body.error).toContain("registry not reachable");
+
+  const registry = await start(["registry"], false);
+  await waitFor(() => allServe(gateway.url!, "1"));
+
+  // An artifact signed by a key the registry does not trust cannot even be pushed; an unsigned one can, and the
+  // registry does not require signatures, so both replicas load it.
+  await expect(
+    registry.bus.call(registryContract, "push", {
+      model: "fraud",
+      bytes: v2,
+      actor,
+      signature: { publicKey: untrusted.publicKey, value: signDigest(sha256Digest(v2), untrusted.privateKey) },
+    }),
+  ).rejects.toMatchObject({ code: "PERMISSION_DENIED" });
+  const pushed = await registry.bus.call(registryContract, "push", { model: "fraud", bytes: v2, actor });
+  await registry.bus.call(registryContract, "setAlias", { model: "fraud", alias: "champion", version: pushed.version.version, actor });
+  await waitFor(() => allServe(gateway.url!, "2"));
+  const meta = await (await fetch(`${gateway.url}/v2/models/fraud`)).json() as any;
+  expect(meta.versions).toEqual(["2"]);
+  expect(meta.parameters.registry[0]).toMatchObject({ alias: "champion", version: 2, digest: sha256Digest(v2), signedBy: null });
+}, 30_000);
