@@ -1,6 +1,6 @@
 /**
  * Split placement over a real nats-server: two inference replicas start while no registry exists (503 with the
- * reason), load the alias's version once a registry process appears, and both follow a later move.
+ * reason), load the alias's version once a registry process appears, and both follow a later move under load.
  * The registry's own signature policy (read over the bus) applies here: it trusts one key, without requiring it.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -23,13 +23,15 @@ const modules = {
 };
 const actor = { id: "carol", roles: ["approver"] };
 const v1 = new Uint8Array(mlp([4, 8, 3], { seed: 11 }));
-const v2 = new Uint8Array(mlp([4, 8, 3], { seed: 12 }));
+// Over 1 MB: it reaches inference (which does not share the registry's disk) in several bus messages.
+const v2 = new Uint8Array(mlp([4, 600, 600, 3], { seed: 12 }));
 
 let nats: NatsServer;
 let registryDir: string;
 const procs: TestProcess[] = [];
 const start = async (local: string[], http: boolean) => {
-  const p = await startTestProcess({ placement: "nats", natsUrl: nats.url, deployment, modules, local, http, dataDir: registryDir });
+  const dataDir = local.includes("registry") ? registryDir : undefined;
+  const p = await startTestProcess({ placement: "nats", natsUrl: nats.url, deployment, modules, local, http, dataDir });
   procs.push(p);
   return p;
 };
@@ -65,9 +67,11 @@ async function allServe(url: string, version: string): Promise<boolean> {
 test("inference replicas started before the registry load once it appears, and both follow a move", async () => {
   const gateway = await start(["inference"], true);
   await start(["inference"], false);
-  const early = await infer(gateway.url!, "fraud");
-  expect(early.status).toBe(503);
-  expect(early.body.error).toContain("registry not reachable");
+  expect((await infer(gateway.url!, "fraud")).status).toBe(503);
+  await waitFor(async () => {
+    const early = await infer(gateway.url!, "fraud");
+    return early.status === 503 && early.body.error.includes("registry not reachable");
+  });
 
   const registry = await start(["registry"], false);
   await waitFor(() => allServe(gateway.url!, "1"));
@@ -82,9 +86,25 @@ test("inference replicas started before the registry load once it appears, and b
       signature: { publicKey: untrusted.publicKey, value: signDigest(sha256Digest(v2), untrusted.privateKey) },
     }),
   ).rejects.toMatchObject({ code: "PERMISSION_DENIED" });
-  const pushed = await registry.bus.call(registryContract, "push", { model: "fraud", bytes: v2, actor });
+  expect(v2.byteLength).toBeGreaterThan(1024 * 1024);
+  const upload = crypto.randomUUID();
+  for (let offset = 0; offset < v2.byteLength; offset += 512 * 1024) {
+    await registry.bus.call(registryContract, "upload", { upload, offset, bytes: v2.subarray(offset, offset + 512 * 1024) });
+  }
+  const pushed = await registry.bus.call(registryContract, "push", { model: "fraud", upload, actor });
+  // Both replicas swap while requests flow through the gateway to either of them: none fails.
+  const statuses: number[] = [];
+  let stop = false;
+  const client = async () => {
+    while (!stop) statuses.push((await infer(gateway.url!, "fraud")).status);
+  };
+  const clients = Array.from({ length: 4 }, client);
   await registry.bus.call(registryContract, "setAlias", { model: "fraud", alias: "champion", version: pushed.version.version, actor });
   await waitFor(() => allServe(gateway.url!, "2"));
+  stop = true;
+  await Promise.all(clients);
+  expect(statuses.length).toBeGreaterThan(10);
+  expect(statuses.filter((s) => s !== 200)).toEqual([]);
   const meta = await (await fetch(`${gateway.url}/v2/models/fraud`)).json() as any;
   expect(meta.versions).toEqual(["2"]);
   expect(meta.parameters.registry[0]).toMatchObject({ alias: "champion", version: 2, digest: sha256Digest(v2), signedBy: null });

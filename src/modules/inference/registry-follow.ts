@@ -138,7 +138,7 @@ class AliasFollower {
 
   private async install(version: number, historyId: number): Promise<void> {
     const { bus, repository, timeoutMs, log } = this.follower;
-    const { model, alias, batching, workers, session, columns } = this.follow;
+    const { model, alias, ...own } = this.follow;
     const record = await bus.call(registryContract, "resolve", { model, ref: String(version) }, { timeoutMs });
     const signedBy = await this.follower.checkSignature(record);
     const tag = String(version);
@@ -150,7 +150,9 @@ class AliasFollower {
         if (err instanceof CleaveError && err.code === "CONFLICT") throw new Refused(`artifact does not match its digest: ${err.message}`);
         throw err;
       }
-      const options: NonNullable<ModelOptions> = { batching, workers, session, columns: columns ?? columnsOf(record) };
+      // Only keys the follow sets: an undefined one would hide `defaults` when the repository merges them.
+      const columns = own.columns ?? columnsOf(record);
+      const options: NonNullable<ModelOptions> = { ...own, ...(columns && { columns }) };
       try {
         await repository.load(model, tag, bytes, options);
       } catch (err) {
