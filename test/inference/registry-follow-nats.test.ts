@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registryContract } from "../../src/modules/registry/contract";
+import { HEALTH_OPERATION } from "../../src/runtime/bus/bus";
 import { generateSigningKey, sha256Digest, signDigest } from "../../src/runtime/signing";
 import { mlp } from "../fixtures/make-models";
 import { startTestProcess, type TestProcess } from "../harness/deployment";
@@ -19,7 +20,7 @@ const untrusted = generateSigningKey();
 const deployment = `follow${process.pid}`;
 const modules = {
   registry: { approval: { aliases: [] }, signatures: { trustedKeys: [{ publicKey: key.publicKey }] } },
-  inference: { registry: { follow: [{ model: "fraud", alias: "champion" }], retrySeconds: 0.3 } },
+  inference: { registry: { follow: [{ model: "fraud", alias: "champion" }], retrySeconds: 0.3, resyncSeconds: 1 } },
 };
 const actor = { id: "carol", roles: ["approver"] };
 const v1 = new Uint8Array(mlp([4, 8, 3], { seed: 11 }));
@@ -64,7 +65,7 @@ async function allServe(url: string, version: string): Promise<boolean> {
   return answers.every((a) => a.status === 200 && a.body.model_version === version);
 }
 
-test("inference replicas started before the registry load once it appears, and both follow a move", async () => {
+test("replicas started before the registry load once it appears, both follow a move, and outlive a registry outage", async () => {
   const gateway = await start(["inference"], true);
   await start(["inference"], false);
   expect((await infer(gateway.url!, "fraud")).status).toBe(503);
@@ -108,4 +109,13 @@ test("inference replicas started before the registry load once it appears, and b
   const meta = await (await fetch(`${gateway.url}/v2/models/fraud`)).json() as any;
   expect(meta.versions).toEqual(["2"]);
   expect(meta.parameters.registry[0]).toMatchObject({ alias: "champion", version: 2, digest: sha256Digest(v2), signedBy: null });
+
+  // The registry going away changes nothing for traffic; health says so until it is back.
+  await registry.close();
+  const health = () => gateway.bus.call("inference", HEALTH_OPERATION, {}) as Promise<{ status: string; details: any }>;
+  await waitFor(async () => (await health()).status === "degraded");
+  expect((await health()).details.reasons.join()).toContain("registry not reachable");
+  expect(await allServe(gateway.url!, "2")).toBe(true);
+  await start(["registry"], false);
+  await waitFor(async () => (await Promise.all([health(), health(), health(), health()])).every((h) => h.status === "ok"));
 }, 30_000);
