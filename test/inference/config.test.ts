@@ -24,6 +24,20 @@ test("bad inference config names the key", () => {
   expect(configWith({ models: [{ name: "m", path: "m.onnx", version: 2, workers: 1, session: { intraOpThreads: 2 } }] })).not.toThrow();
 });
 
+test("registry follow config: defaults applied, bad keys named", () => {
+  const inference = (registry: unknown) => (configWith({ registry })() as any).modules.inference.registry;
+  expect(inference({ follow: [{ model: "fraud" }] })).toEqual({
+    follow: [{ model: "fraud", alias: "champion" }],
+    retrySeconds: 5,
+    resyncSeconds: 60,
+    downloadTimeoutMs: 30_000,
+  });
+  expect(configWith({ registry: { follow: [{ model: "fraud", alias: "1st" }] } })).toThrow(/modules\.inference\.registry\.follow\.0\.alias/);
+  expect(configWith({ registry: { follow: [{ alias: "champion" }] } })).toThrow(/model/);
+  expect(configWith({ registry: { retrySeconds: 0 } })).toThrow(/modules\.inference\.registry\.retrySeconds/);
+  expect(configWith({ registry: { signatures: { required: true, trustedKeys: ["not-a-key"] } } })).toThrow(/trustedKeys/);
+});
+
 let proc: TestProcess;
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "cleave-config-"));

@@ -41,8 +41,8 @@ afterAll(() => proc.close());
 const sign = (bytes: Uint8Array, key = trusted) => ({ publicKey: key.publicKey, value: signDigest(sha256Digest(bytes), key.privateKey) });
 
 /** Pushes and approves a version; returns its number. */
-async function release(bytes: Uint8Array, signature: object | null = sign(bytes)): Promise<number> {
-  const pushed = await push(proc.url!, "fraud", bytes, signature ? { signature } : {});
+async function release(bytes: Uint8Array, signature: object | null = sign(bytes), meta: object = {}): Promise<number> {
+  const pushed = await push(proc.url!, "fraud", bytes, { ...meta, ...(signature && { signature }) });
   expect(pushed.status).toBe(201);
   const version = pushed.body.version.version as number;
   expect((await http(proc.url!, "POST", `/v1/registry/models/fraud/versions/${version}/approve`, { headers: APPROVER })).status).toBe(200);
@@ -69,13 +69,19 @@ test("before the alias exists: 503 with the reason and degraded health; push →
   expect(h.status).toBe("degraded");
   expect(h.details.reasons[0]).toContain("fraud@champion");
 
-  const v1 = await release(models[0]);
+  // Named columns in reverse order along the input's last dimension: V1 predict must map them through the registry's.
+  const columns = ["d", "c", "b", "a"].map((name, i) => ({ name, tensor: "x", index: 3 - i }));
+  const v1 = await release(models[0], sign(models[0]), { columns });
   await setAlias(v1);
   await waitFor(async () => (await infer(proc.url!, "fraud")).status === 200);
   const res = await infer(proc.url!, "fraud");
   expect(res.body.model_version).toBe(String(v1));
   const want = await expected(models[0]);
   res.body.outputs[0].data.forEach((v: number, i: number) => expect(v).toBeCloseTo(want[i], 5));
+  const byName = { a: ROW[0], b: ROW[1], c: ROW[2], d: ROW[3] };
+  const predicted = await http(proc.url!, "POST", "/v1/models/fraud:predict", { json: { instances: [byName] } });
+  expect(predicted.status).toBe(200);
+  predicted.body.predictions[0].forEach((v: number, i: number) => expect(v).toBeCloseTo(want[i], 5));
 
   const meta = await http(proc.url!, "GET", "/v2/models/fraud");
   expect(meta.body.versions).toEqual(["1"]);

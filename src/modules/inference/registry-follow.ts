@@ -49,10 +49,10 @@ export interface FollowReport {
 
 class AliasFollower {
   serving: Serving | undefined;
-  /** Why this alias is not (fully) as it should be; null when it serves what the registry says. */
-  problem: string | null = "waiting for the registry";
-  /** The problem stands until the alias moves again (a refusal, a removed alias), rather than until a re-read works. */
-  private sticky = false;
+  /** Passing trouble (registry not reachable, alias not set yet): cleared by the next successful read. */
+  trouble: string | null = "waiting for the registry";
+  /** A refused version or a removed alias: stands until the alias moves again. */
+  private refusal: string | null = null;
   loading = false;
   /** Highest alias-history id applied (or refused for good): older or repeated events are ignored. */
   applied = 0;
@@ -91,54 +91,55 @@ class AliasFollower {
     try {
       [latest] = (await bus.call(registryContract, "aliasHistory", { model, alias, limit: 1 }, { timeoutMs })).history;
     } catch (err) {
-      return this.setProblem(`registry not reachable or model unknown: ${(err as Error).message}`, false);
+      return this.update(`registry not reachable or model unknown: ${(err as Error).message}`, this.refusal);
     }
-    if (!latest) return this.setProblem(`alias ${this.label} is not set in the registry`, false);
-    if (latest.id <= this.applied) {
-      if (!this.sticky && this.serving) this.setProblem(null, false);
-      return;
-    }
+    if (!latest) return this.update(`alias ${this.label} is not set in the registry`, this.refusal);
+    if (latest.id <= this.applied) return this.update(null, this.refusal);
     if (latest.toVersion === null) {
       this.applied = latest.id;
       // Keep serving: removing an alias is not a request to stop inference, and nothing says what should replace it.
       const still = this.serving ? `; still serving version ${this.serving.version}` : "";
-      return this.setProblem(`alias ${this.label} was removed by ${latest.actor} at ${latest.at}${still}`, true);
+      return this.update(null, `alias ${this.label} was removed by ${latest.actor} at ${latest.at}${still}`);
     }
     if (this.serving?.version === latest.toVersion) {
       this.applied = latest.id;
       this.serving.historyId = latest.id;
-      return this.setProblem(null, false);
+      return this.update(null, null);
     }
     this.loading = true;
     try {
       await this.install(latest.toVersion, latest.id);
       this.applied = latest.id;
-      this.setProblem(null, false);
+      this.update(null, null);
     } catch (err) {
       const still = this.serving ? `; still serving version ${this.serving.version}` : "";
       if (err instanceof Refused || (err instanceof CleaveError && !transient(err))) {
         this.applied = latest.id;
         log.error({ model, alias, version: latest.toVersion, reason: (err as Error).message }, "registry version refused: not loaded");
-        this.setProblem(`version ${latest.toVersion} refused: ${(err as Error).message}${still}`, true);
+        this.update(null, `version ${latest.toVersion} refused: ${(err as Error).message}${still}`);
       } else {
-        this.setProblem(`version ${latest.toVersion} not loaded yet: ${(err as Error).message}${still}`, false);
+        this.update(`version ${latest.toVersion} not loaded yet: ${(err as Error).message}${still}`, this.refusal);
       }
     } finally {
       this.loading = false;
     }
   }
 
-  /** `sticky`: a refusal or a removed alias, which only a new move of the alias clears (logged once). */
-  private setProblem(problem: string | null, sticky: boolean): void {
-    if (sticky && problem !== this.problem) this.follower.log.warn({ model: this.follow.model, alias: this.follow.alias, problem }, "registry alias");
-    this.problem = problem;
-    this.sticky = sticky;
+  private update(trouble: string | null, refusal: string | null): void {
+    if (refusal !== null && refusal !== this.refusal) this.follower.log.warn({ model: this.follow.model, alias: this.follow.alias, problem: refusal }, "registry alias");
+    this.trouble = trouble;
+    this.refusal = refusal;
     this.follower.published(this);
+  }
+
+  /** Why this alias is not (fully) as it should be; null when it serves what the registry says. */
+  get problem(): string | null {
+    return [this.trouble, this.refusal].filter((p) => p !== null).join("; ") || null;
   }
 
   private async install(version: number, historyId: number): Promise<void> {
     const { bus, repository, timeoutMs, log } = this.follower;
-    const { model, alias, batching, workers, session, columns } = this.follow;
+    const { model, alias, ...own } = this.follow;
     const record = await bus.call(registryContract, "resolve", { model, ref: String(version) }, { timeoutMs });
     const signedBy = await this.follower.checkSignature(record);
     const tag = String(version);
@@ -150,7 +151,9 @@ class AliasFollower {
         if (err instanceof CleaveError && err.code === "CONFLICT") throw new Refused(`artifact does not match its digest: ${err.message}`);
         throw err;
       }
-      const options: NonNullable<ModelOptions> = { batching, workers, session, columns: columns ?? columnsOf(record) };
+      // Only keys the follow sets: an undefined one would hide `defaults` when the repository merges them.
+      const columns = own.columns ?? columnsOf(record);
+      const options: NonNullable<ModelOptions> = { ...own, ...(columns && { columns }) };
       try {
         await repository.load(model, tag, bytes, options);
       } catch (err) {
@@ -230,9 +233,9 @@ export class RegistryFollower {
     if (this.stopped) return;
     this.timer = setTimeout(async () => {
       const now = Date.now();
-      const due = this.followers.filter((f) => f.problem !== null || now - f.lastSync >= this.config.resyncSeconds * 1000);
+      const due = this.followers.filter((f) => f.trouble !== null || now - f.lastSync >= this.config.resyncSeconds * 1000);
       await Promise.all(due.map((f) => f.sync()));
-      const troubled = this.followers.some((f) => f.problem !== null && !f.serving);
+      const troubled = this.followers.some((f) => f.trouble !== null && !f.serving);
       const next = troubled ? Math.min(this.config.retrySeconds * 1000, 200 * 2 ** attempt) : this.config.retrySeconds * 1000;
       this.schedule(next, troubled ? attempt + 1 : 0);
     }, delayMs);
