@@ -68,22 +68,28 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
     }
   };
   try {
-    for (const m of local) {
-      const definition = await catalog[m].load();
-      const dataDir = join(resolveConfigPath(config, config.dataDir), m);
-      mkdirSync(dataDir, { recursive: true });
-      const instance = await definition.create({
-        contract: definition.contract,
-        config: config.modules[m] as never,
-        deployment: config.deployment,
-        dataDir,
-        bus,
-        log: log.child({ module: m }),
-        metrics: metrics.registry,
-      });
-      instances.push([m, instance]);
-      await bus.serve(definition.contract, instance);
-    }
+    // Modules start concurrently and each serves as soon as it is created, so that one which needs another at start
+    // (feature asks ingestion for its event types) can wait for it, whatever their order in the config.
+    const started = await Promise.allSettled(
+      local.map(async (m) => {
+        const definition = await catalog[m].load();
+        const dataDir = join(resolveConfigPath(config, config.dataDir), m);
+        mkdirSync(dataDir, { recursive: true });
+        const instance = await definition.create({
+          contract: definition.contract,
+          config: config.modules[m] as never,
+          deployment: config.deployment,
+          dataDir,
+          bus,
+          log: log.child({ module: m }),
+          metrics: metrics.registry,
+        });
+        instances.push([m, instance]);
+        await bus.serve(definition.contract, instance);
+      }),
+    );
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   } catch (err) {
     await stopModules();
     await bus.close();

@@ -47,3 +47,21 @@ describe("example plugin: georisk", () => {
     await expect(loadDeployment(file, builtinModules)).rejects.toThrow('key "plugins.0.path": no file at');
   });
 });
+
+describe("start order", () => {
+  test("modules of one process start concurrently: feature listed before ingestion still finds its event types", async () => {
+    const p = await startTestProcess({
+      placement: "inprocess",
+      modules: {
+        feature: { entities: { card: { key: "card", features: { n: { agg: "count", window: "1h" } } } } },
+        ingestion: { eventTypes: { tx: { fields: { card: { type: "string" } } } } },
+      },
+    });
+    try {
+      const ready = (await (await fetch(`${p.url}/readyz`)).json()) as { status: string };
+      expect(ready.status).toBe("ready");
+    } finally {
+      await p.close();
+    }
+  });
+});

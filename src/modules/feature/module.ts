@@ -27,12 +27,12 @@ async function fetchEventTypes(bus: Bus, waitSeconds: number, log: Logger): Prom
       if (Date.now() > until) {
         throw new ConfigError(
           `module "feature" needs the ingestion module's event types, but ingestion did not answer within ` +
-            `${waitSeconds} s (modules.feature.startupWaitSeconds): ${(err as Error).message}. In one process, list ` +
-            `ingestion before feature under "modules".`,
+            `${waitSeconds} s (modules.feature.startupWaitSeconds): ${(err as Error).message}. Is ingestion part of ` +
+            `the deployment and running?`,
         );
       }
       log.info({ reason: (err as Error).message }, "waiting for the ingestion module");
-      await Bun.sleep(500);
+      await Bun.sleep(100);
     }
   }
 }
@@ -46,8 +46,7 @@ function resolveAsOf(raw: number | string | undefined, what: string): number {
 
 export default defineModule(featureContract, async (ctx) => {
   const cfg = ctx.config as FeatureConfig;
-  const inProcess = ctx.bus.transport.kind === "inprocess";
-  const eventTypes = await fetchEventTypes(ctx.bus, inProcess ? 0 : cfg.startupWaitSeconds, ctx.log);
+  const eventTypes = await fetchEventTypes(ctx.bus, cfg.startupWaitSeconds, ctx.log);
   const plan = compilePlan(cfg, eventTypes);
   const store = new OnlineStore(ctx.dataDir, plan, cfg.cacheEntities);
   const applier = new FeatureApplier(plan, store.stateOf, store.touched);
