@@ -20,7 +20,7 @@ beforeAll(async () => {
   }
   p = await startTestProcess({
     placement: "inprocess",
-    modules: { monitoring: { drift: { evaluateEvery: 100, minObservations: 100 }, timelineBucketSeconds: 10 } },
+    modules: { monitoring: { drift: { evaluateEvery: 100, evaluateIntervalMs: 0, minObservations: 100 }, timelineBucketSeconds: 10 } },
   });
   const r = rng(12);
   await post(`${p.url}/v1/monitoring/baselines/credit/1`, baselineFrom(Array.from({ length: 800 }, () => row(r))), "PUT");

@@ -44,6 +44,7 @@ for (const placement of ["serialized", "nats"] as Placement[]) describe(`monitor
           window: { size: WINDOW },
           drift: {
             evaluateEvery: BATCH,
+            evaluateIntervalMs: 0, // evaluate after every batch, however fast they come
             minObservations: 200,
             // amount and channel keep Evidently's defaults (KS p ≤ 0.05, JS ≥ 0.1). Re-testing every 50 observations
             // at p ≤ 0.05 false-alarms on a stable stream now and then (it is a 5 % test, repeated), so the other

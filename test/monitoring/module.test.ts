@@ -33,7 +33,7 @@ const stable = (n: number, seed = 3) => {
 
 describe("baselines", () => {
   test("a summary baseline (quantiles + category counts) gives a drift verdict like raw samples do", async () => {
-    const p = await start({ drift: { evaluateEvery: 100 } });
+    const p = await start({ drift: { evaluateEvery: 100, evaluateIntervalMs: 0 } });
     const ref = stable(2000);
     const sorted = ref.map((x) => x.amount).sort((a, b) => a - b);
     const quantiles = Array.from({ length: 101 }, (_, i) => sorted[Math.round((i / 100) * (sorted.length - 1))]);
@@ -56,7 +56,7 @@ describe("baselines", () => {
   });
 
   test("no baseline for a version: drift and quality say so, observing still works, nothing alerts", async () => {
-    const p = await start({ drift: { evaluateEvery: 10, minObservations: 10 } });
+    const p = await start({ drift: { evaluateEvery: 10, evaluateIntervalMs: 0, minObservations: 10 } });
     const res = await observe(p, stable(50).map((x, i) => observation(x, `n${i}`, "credit", "7")));
     expect(res.status).toBe(200);
     expect(res.body.evaluated).toEqual(["credit@7"]);
@@ -68,7 +68,7 @@ describe("baselines", () => {
   });
 
   test("a missing baseline is fetched from the configured source (the registry's lookup operation)", async () => {
-    const p = await start({ baselineSource: { module: "alertsink", operation: "getBaseline", retrySeconds: 1 }, drift: { evaluateEvery: 1000 } });
+    const p = await start({ baselineSource: { module: "alertsink", operation: "getBaseline", retrySeconds: 1 }, drift: { evaluateEvery: 1000, evaluateIntervalMs: 0 } });
     await p.bus.call("alertsink", "storeBaseline", baselineFrom(stable(300), "credit", "5"));
     const r = rng(21);
     for (const version of ["5", "6"]) {
@@ -172,7 +172,7 @@ describe("bad input gets a 4xx naming the problem", () => {
 
 describe("data quality", () => {
   test("missing values, out-of-range values, new categories, wrong types and unknown features alert per check", async () => {
-    const p = await start({ drift: { evaluateEvery: 100, minObservations: 50 } });
+    const p = await start({ drift: { evaluateEvery: 100, evaluateIntervalMs: 0, minObservations: 50 } });
     const reference = stable(500);
     await post(`${p.url}/v1/monitoring/baselines/credit/1`, baselineFrom(reference), "PUT");
     const r = rng(5);
@@ -209,7 +209,7 @@ describe("data quality", () => {
 
 describe("alerts", () => {
   test("de-duplicated while active, re-sent after the cooldown", async () => {
-    const p = await start({ drift: { evaluateEvery: 50, minObservations: 50 }, alerts: { cooldownSeconds: 1 } });
+    const p = await start({ drift: { evaluateEvery: 50, evaluateIntervalMs: 0, minObservations: 50 }, alerts: { cooldownSeconds: 1 } });
     await post(`${p.url}/v1/monitoring/baselines/credit/1`, baselineFrom(stable(500)), "PUT");
     const r = rng(8);
     const shifted = () => Array.from({ length: 50 }, (_, i) => observation(row(r, { amount: 300 }), `c${i}`));
@@ -232,7 +232,7 @@ describe("alerts", () => {
   });
 
   test("observations arriving as another module's events (the subscription hook)", async () => {
-    const p = await start({ subscribe: [{ module: "alertsink", event: "scored" }], drift: { evaluateEvery: 1000 } });
+    const p = await start({ subscribe: [{ module: "alertsink", event: "scored" }], drift: { evaluateEvery: 1000, evaluateIntervalMs: 0 } });
     const r = rng(10);
     await p.bus.call("alertsink", "emit", { payload: observation(row(r), "ev1") });
     await p.bus.call("alertsink", "emit", { payload: { observations: [observation(row(r), "ev2"), observation(row(r), "ev3")] } });

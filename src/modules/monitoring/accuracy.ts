@@ -66,6 +66,9 @@ export function auc(rows: { score: number; label: number }[]): number | null {
   return (rankSumPos - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
+const FLUSH_MS = 20;
+const FLUSH_ROWS = 1000;
+
 export class AccuracyTracker {
   private readonly insertPrediction;
   private readonly findPrediction;
@@ -84,10 +87,26 @@ export class AccuracyTracker {
     );
   }
 
+  /** Predictions waiting for the next group commit: one transaction per few ms, not one per observation. */
+  private pending: (Observation & { at: number })[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+
   /** Keeps the scored observations that carry an id, for labels to find later. */
   record(observations: (Observation & { at: number })[]): void {
-    const rows = observations.filter((o) => o.score !== undefined && (o.decisionId !== undefined || o.eventId !== undefined));
+    for (const o of observations) {
+      if (o.score !== undefined && (o.decisionId !== undefined || o.eventId !== undefined)) this.pending.push(o);
+    }
+    if (this.pending.length >= FLUSH_ROWS) this.flush();
+    else if (this.pending.length && !this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  /** Writes the pending predictions (also before labels are matched and at stop, so nothing is missed). */
+  flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const rows = this.pending;
     if (rows.length === 0) return;
+    this.pending = [];
     this.db.transaction(() => {
       for (const o of rows) for (const id of predictionIds(o)) this.insertPrediction.run(id, o.model, o.version, o.score, o.at);
     })();
@@ -99,6 +118,7 @@ export class AccuracyTracker {
   }
 
   label(labels: LabelInput[]): LabelOutcome {
+    this.flush();
     const out: LabelOutcome = { matched: 0, unknown: 0, unknownIds: [], invalid: 0, touched: [] };
     const touched = new Map<string, { model: string; version: string }>();
     const now = Date.now();

@@ -47,6 +47,11 @@ export const MonitoringConfigSchema = T.Object(
       {
         minObservations: T.Integer({ minimum: 1, default: 100, description: "No drift verdict with fewer current observations." }),
         evaluateEvery: T.Integer({ minimum: 1, default: 100, description: "Re-evaluate a model version after this many new observations." }),
+        evaluateIntervalMs: T.Integer({
+          minimum: 0,
+          default: 1000,
+          description: "…and at most this often (ms): at thousands of observations a second, drift tests once a second are plenty.",
+        }),
         datasetDriftShare: T.Number({ minimum: 0, maximum: 1, default: 0.5, description: "Dataset drift when at least this share of features drift." }),
         largeReference: T.Integer({ minimum: 1, default: 1000, description: "Reference rows above which the 'large' defaults apply (Evidently: 1000)." }),
         defaults: T.Object(

@@ -102,8 +102,9 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
     for (const t of touched) {
       // Not awaited: observing never waits on another module; the next evaluation uses what arrived.
       if (source) void source.ensure(t.model, t.version);
-      if (t.window.sinceEvaluation < cfg.drift.evaluateEvery) continue;
+      if (t.window.sinceEvaluation < cfg.drift.evaluateEvery || now - t.window.evaluatedAt < cfg.drift.evaluateIntervalMs) continue;
       t.window.sinceEvaluation = 0;
+      t.window.evaluatedAt = now;
       evaluate(t, true);
       evaluated.push(key(t.model, t.version));
     }
@@ -182,6 +183,7 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
     stop: async () => {
       await source?.settle();
       await alerter.settle();
+      accuracy.flush();
       db.close();
     },
   };

@@ -16,6 +16,8 @@ export class ObservationWindow {
   private filled = 0;
   /** Observations added since the last evaluation. */
   sinceEvaluation = 0;
+  /** When the last automatic evaluation ran (ms since the epoch). */
+  evaluatedAt = 0;
   total = 0;
 
   constructor(
