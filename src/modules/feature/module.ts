@@ -16,6 +16,7 @@ import { OnlineStore } from "./store";
 
 const CONSUMER = "feature";
 const SWEEP_INTERVAL_MS = 5_000;
+const APPLY_SLICE = 500;
 
 /** Event types come from the ingestion module: definitions are checked against them before anything starts. */
 async function fetchEventTypes(bus: Bus, waitSeconds: number, log: Logger): Promise<IngestionConfig["eventTypes"]> {
@@ -57,14 +58,27 @@ export default defineModule(featureContract, async (ctx) => {
   let positionWaiters: { seq: number; resolve: () => void }[] = [];
 
   let committed = position;
-  const checkpoint = () => {
-    if (store.pendingChanges === 0 && position === committed) return;
-    store.checkpoint({ position, watermark: applier.watermark, applied: applier.applied, lateDropped: applier.lateDropped });
-    committed = position;
+  let checkpointing: Promise<void> | undefined;
+  const checkpoint = (): Promise<void> => {
+    if (checkpointing) return checkpointing;
+    if (store.pendingChanges === 0 && position === committed) return Promise.resolve();
+    const cp = { position, watermark: applier.watermark, applied: applier.applied, lateDropped: applier.lateDropped };
+    checkpointing = store
+      .checkpoint(cp)
+      .then(() => void (committed = cp.position))
+      .catch((err) => ctx.log.error({ err }, "feature checkpoint failed; retrying at the next one"))
+      .finally(() => (checkpointing = undefined));
+    return checkpointing;
   };
 
   let lastReadOk = Date.now();
   let warnedReset = false;
+  const releaseWaiters = () => {
+    if (positionWaiters.length === 0) return;
+    const ready = positionWaiters.filter((w) => w.seq <= position);
+    positionWaiters = positionWaiters.filter((w) => w.seq > position);
+    for (const w of ready) w.resolve();
+  };
   const consume = async () => {
     let failures = 0;
     while (running) {
@@ -86,7 +100,8 @@ export default defineModule(featureContract, async (ctx) => {
         await Bun.sleep(250);
         continue;
       }
-      for (const e of events) {
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i];
         try {
           applier.apply(e);
         } catch (err) {
@@ -94,18 +109,19 @@ export default defineModule(featureContract, async (ctx) => {
           ctx.log.error({ err, seq: e.seq }, "event could not be applied; skipped");
         }
         position = e.seq;
+        // Catching up on a long log (after a restart or a bulk load) a slice at a time keeps scoring responsive.
+        if ((i + 1) % APPLY_SLICE === 0) {
+          releaseWaiters();
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       }
-      if (events.length && positionWaiters.length) {
-        const ready = positionWaiters.filter((w) => w.seq <= position);
-        positionWaiters = positionWaiters.filter((w) => w.seq > position);
-        for (const w of ready) w.resolve();
-      }
+      if (events.length) releaseWaiters();
     }
   };
   const consuming = consume();
   const checkpointTimer = setInterval(checkpoint, cfg.checkpointMs);
-  const sweepTimer = setInterval(() => {
-    checkpoint();
+  const sweepTimer = setInterval(async () => {
+    await checkpoint();
     const removed = store.sweep(applier.watermark);
     if (removed) ctx.log.info({ removed }, "expired idle entities");
   }, SWEEP_INTERVAL_MS);
@@ -182,7 +198,9 @@ export default defineModule(featureContract, async (ctx) => {
       clearInterval(checkpointTimer);
       clearInterval(sweepTimer);
       await consuming;
-      checkpoint();
+      await checkpoint();
+      // A timer's checkpoint may have been running: the last call waited for it, this one writes what is left.
+      await checkpoint();
       store.close();
     },
   };

@@ -38,6 +38,8 @@ interface Cached {
 }
 
 const SWEEP_BATCH = 20_000;
+/** Entity states per checkpoint transaction, between which the event loop is free. */
+const CHECKPOINT_SLICE = 64;
 
 /**
  * State on disk: [u32 n][f64 ts × n][f64 seq × n][JSON of the columns]. Times and positions as raw doubles keep a
@@ -153,10 +155,37 @@ export class OnlineStore {
     return this.dirty.length;
   }
 
-  /** Commits changed states together with the position they correspond to, then trims the cache. */
-  checkpoint(cp: Checkpoint): void {
+  /**
+   * Commits changed states, then the position they correspond to, then trims the cache. States are written a slice
+   * at a time with the event loop free in between, so that hot entities with long histories never stall scoring for
+   * a whole checkpoint. A crash between slices leaves some states newer than the stored position: replaying from
+   * that position applies those events again, and insertEvent ignores an event (seq) a state already has.
+   */
+  async checkpoint(cp: Checkpoint): Promise<void> {
+    const batch = this.dirty;
+    this.dirty = [];
+    for (let i = 0; i < batch.length; i += CHECKPOINT_SLICE) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      try {
+        this.write(batch.slice(i, i + CHECKPOINT_SLICE));
+      } catch (err) {
+        // Not written (the slice's transaction rolled back): still to be written by the next checkpoint.
+        for (const d of batch.slice(i)) if (d.c.dirty) this.dirty.push(d);
+        throw err;
+      }
+    }
     this.db.transaction(() => {
-      for (const { entity, c } of this.dirty) {
+      this.setMeta.run("position", cp.position);
+      this.setMeta.run("watermark", Number.isFinite(cp.watermark) ? cp.watermark : -1e300);
+      this.setMeta.run("applied", cp.applied);
+      this.setMeta.run("lateDropped", cp.lateDropped);
+    })();
+    this.evictClean();
+  }
+
+  private write(slice: { entity: number; c: Cached }[]): void {
+    this.db.transaction(() => {
+      for (const { entity, c } of slice) {
         const kind = this.plan.entities[entity].name;
         const n = c.state.ts.length;
         if (n === 0) this.remove.run(kind, c.id);
@@ -165,14 +194,9 @@ export class OnlineStore {
           this.stored.add(`${kind}\u0001${c.id}`);
         }
       }
-      this.setMeta.run("position", cp.position);
-      this.setMeta.run("watermark", Number.isFinite(cp.watermark) ? cp.watermark : -1e300);
-      this.setMeta.run("applied", cp.applied);
-      this.setMeta.run("lateDropped", cp.lateDropped);
     })();
-    for (const { c } of this.dirty) c.dirty = false;
-    this.dirty = [];
-    this.evictClean();
+    // Written as they are now, events since the snapshot included: clean until their next change.
+    for (const { c } of slice) c.dirty = false;
   }
 
   /**
