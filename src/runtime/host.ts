@@ -11,6 +11,8 @@ import type { Transport } from "./bus/transport";
 import { type LoadedConfig, resolveConfigPath } from "./config/load";
 import type { ModuleCatalog, ModuleInstance } from "./contract";
 import { createGateway } from "./gateway/gateway";
+import { GatewaySecurity } from "./gateway/security";
+import { AccessPolicy } from "./security/policy";
 import { createLogger, type Logger } from "./log";
 import { RuntimeMetrics } from "./metrics";
 import { installTracing } from "./tracing";
@@ -32,6 +34,8 @@ export interface RunningProcess {
   /** The gateway's base URL, when this process serves one. */
   url?: string;
   modules: string[];
+  /** Applies the reloadable parts of a new config (access rules, public routes, rate limits): SIGHUP. */
+  reloadSecurity(next: LoadedConfig): void;
   stop(): Promise<void>;
 }
 
@@ -55,6 +59,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
     log,
     contracts,
     metrics,
+    policy: config.auth.mode === "on" ? new AccessPolicy(config.auth) : undefined,
   });
 
   const instances: [string, ModuleInstance][] = [];
@@ -92,7 +97,13 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
 
   let server: { stop: (closeActive?: boolean) => Promise<void> | void; port: number; hostname: string } | undefined;
   const httpPort = opts.httpPort === undefined ? config.http.port : opts.httpPort;
+  let security: GatewaySecurity | undefined;
   if (config.http.enabled && httpPort !== null) {
+    const dataDir = resolveConfigPath(config, config.dataDir);
+    security = await GatewaySecurity.create(
+      { auth: config.auth, rateLimits: config.rateLimits, audit: config.audit, dataDir, resolvePath: (p) => resolveConfigPath(config, p) },
+      log,
+    );
     const app = createGateway({
       bus,
       contracts: Object.values(contracts),
@@ -101,6 +112,8 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
       maxBodyBytes: config.http.maxBodyBytes,
       readyTimeoutMs: config.http.readyTimeoutMs,
       version: VERSION,
+      security,
+      limits: config.http,
     });
     app.listen({ hostname: config.http.host, port: httpPort });
     server = app.server as unknown as typeof server;
@@ -118,8 +131,14 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
       if (abandoned) log.warn({ abandoned }, "drain timeout passed with calls still in flight");
       await stopModules();
       await bus.close();
+      security?.close();
       log.info("stopped");
       log.flush();
     })());
-  return { config, bus, metrics, log, url, modules: local, stop };
+  const reloadSecurity = (next: LoadedConfig) => {
+    security?.update(next);
+    bus.setPolicy(next.auth.mode === "on" ? new AccessPolicy(next.auth) : undefined);
+    log.info({ rules: next.auth.rules.length }, "access rules and rate limits reloaded");
+  };
+  return { config, bus, metrics, log, url, modules: local, reloadSecurity, stop };
 }

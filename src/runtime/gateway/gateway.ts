@@ -13,6 +13,9 @@ import { contextFromTraceparent, currentTraceparent, inSpan, SpanKind } from "..
 import { errorResponse, jsonError, readBody } from "./http-errors";
 import { deploymentMetrics } from "./deployment-metrics";
 import { checkReadiness } from "./readiness";
+import { type Admission, type GatewaySecurity, Refusal } from "./security";
+import type { Resource } from "../security/policy";
+import { checkBinaryHeader, checkInferenceBody, type RequestLimits } from "../security/request-limits";
 
 export interface GatewayOptions {
   bus: Bus;
@@ -23,11 +26,46 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   readyTimeoutMs: number;
   version: string;
+  /** Authentication, authorization, rate limits and audit; absent: none of them. */
+  security?: GatewaySecurity;
+  limits: RequestLimits;
 }
 
+/** Each request's admission (identity, rate-limit headers), from the guard to the handler that serves it. */
+const admissions = new WeakMap<Request, Admission>();
+
+const RUNTIME_ROUTES: Record<string, string> = { "/readyz": "runtime.readyz", "/metrics": "runtime.metrics" };
+
+/** The request's model, when its path names one (`/v2/models/:name/…`, `/v1/monitoring/baselines/:model/…`). */
+const modelOf = (params: Record<string, string> | undefined) => params?.name ?? params?.model;
+
 export function createGateway(opts: GatewayOptions) {
-  const { bus, log } = opts;
+  const { bus, log, security } = opts;
+  const resources = new Map<string, string>();
+  for (const c of opts.contracts) for (const r of c.routes) resources.set(`${r.method} ${r.path}`, `${c.name}.${r.operation}`);
+  const refuse = (err: CleaveError, request: Request, route: string, resource: Resource) => {
+    security?.record({
+      identity: (err instanceof Refusal && err.identity?.id) || "anonymous", method: request.method, route, operation: resource.operation, status: err.httpStatus, outcome: err.code,
+      ...(resource.model ? { model: resource.model } : {}), requestId: request.headers.get("x-request-id") ?? undefined,
+    });
+    const headers = err instanceof Refusal ? { ...err.headers } : {};
+    if (err.code === "UNAUTHENTICATED") headers["www-authenticate"] = "Bearer";
+    return jsonError(err.httpStatus, err.message, err.code, err.details, headers);
+  };
   const app = new Elysia({ serve: { maxRequestBodySize: opts.maxBodyBytes } })
+    // Every route but /healthz passes here after routing (so `route` is the matched pattern, whatever tricks the
+    // raw path played): 401/403/429 before any handler, body read or bus call.
+    .onBeforeHandle({ as: "global" }, async ({ request, route, params, server }) => {
+      if (!security || route === "/healthz") return;
+      const operation = resources.get(`${request.method} ${route}`) ?? RUNTIME_ROUTES[route] ?? "runtime.openapi";
+      const resource: Resource = { operation, model: modelOf(params as Record<string, string>) };
+      try {
+        admissions.set(request, await security.admit(request, resource, route, server?.requestIP(request)?.address ?? "unknown"));
+      } catch (err) {
+        if (err instanceof CleaveError) return refuse(err, request, route, resource);
+        throw err;
+      }
+    })
     .use(
       openapi({
         documentation: {
@@ -41,6 +79,10 @@ export function createGateway(opts: GatewayOptions) {
     )
     .onError(({ code, error, request }) => {
       if (code === "NOT_FOUND") {
+        // With auth on, who is asking comes first: an anonymous caller learns nothing about which routes exist.
+        if (security?.enabled && !request.headers.has("authorization") && !request.headers.has("x-api-key")) {
+          return refuse(new CleaveError("UNAUTHENTICATED", "authentication required"), request, "(none)", { operation: "runtime.unknown" });
+        }
         return jsonError(404, `no route ${request.method} ${new URL(request.url).pathname}`, "NOT_FOUND");
       }
       if (code === "PARSE") return jsonError(400, `request body could not be parsed: ${error.message}`, "INVALID_ARGUMENT");
@@ -85,11 +127,25 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
   const bodyKind = route.body ?? (route.method === "GET" || route.method === "DELETE" ? "none" : "json");
   const op = contract.operations[route.operation];
   const handler = async ({ request, params, query, set }: any) => {
+    const admission = admissions.get(request);
+    if (admission?.headers) Object.assign(set.headers, admission.headers);
     const requestId = request.headers.get("x-request-id") ?? crypto.randomUUID();
     set.headers["x-request-id"] = requestId;
     const parent = contextFromTraceparent(request.headers.get("traceparent") ?? undefined);
     const started = performance.now();
     const done = (status: number) => opts.metrics.http(route.method, route.path, status, (performance.now() - started) / 1000);
+    const audit = (status: number, outcome: string, output?: any) => {
+      if (!opts.security?.audit || (route.method === "GET" && status < 400 && !opts.security.auditReads)) return;
+      const model = modelOf(params);
+      const modelVersion = output?.model_version ?? output?.modelVersion;
+      const decisionId = output?.decisionId ?? output?.decision_id;
+      opts.security.record({
+        identity: admission?.identity?.id ?? "anonymous", method: route.method, route: route.path,
+        operation: `${contract.name}.${route.operation}`, status, outcome, requestId,
+        ...(model ? { model } : {}), ...(modelVersion !== undefined ? { modelVersion: String(modelVersion) } : {}),
+        ...(typeof decisionId === "string" ? { decisionId } : {}),
+      });
+    };
     return inSpan(`${route.method} ${route.path}`, SpanKind.SERVER, parent, async (span) => {
       set.headers.traceparent = currentTraceparent() ?? "";
       try {
@@ -101,16 +157,20 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
           params,
           query,
           headers: Object.fromEntries(request.headers),
-          body: await readBody(request, bodyKind),
+          body: await readBody(request, bodyKind, opts.limits),
         };
+        if (bodyKind === "json") checkInferenceBody(view.body, opts.limits);
+        else if (bodyKind === "raw") checkBinaryHeader(request.headers.get("inference-header-content-length"), (view.body as Uint8Array).length);
         const input = route.toInput ? route.toInput(view) : defaultInput(view);
-        const output = await opts.bus.call(contract.name, route.operation, input);
+        const output = await opts.bus.call(contract.name, route.operation, input, { identity: admission?.identity });
         const res = { status: 200, headers: {} as Record<string, string> };
         const body = route.toResponse ? route.toResponse(output, res, view) : output;
         set.status = res.status;
         Object.assign(set.headers, res.headers);
         opts.log.debug({ requestId, traceId: span.spanContext().traceId, route: route.path, status: res.status }, "request");
-        done(body instanceof Response ? body.status : res.status);
+        const status = body instanceof Response ? body.status : res.status;
+        done(status);
+        audit(status, "OK", output);
         return body;
       } catch (err) {
         const error = err instanceof CleaveError ? err : new CleaveError("INTERNAL", "internal error");
@@ -119,6 +179,7 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         else opts.log.debug(line, "request refused");
         span.setAttribute("cleave.error", error.code);
         done(error.httpStatus);
+        audit(error.httpStatus, error.code);
         return errorResponse(error);
       }
     });

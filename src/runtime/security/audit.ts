@@ -1,0 +1,151 @@
+/**
+ * The security audit log: who called what, with which outcome — writes, refusals and predictions served by the
+ * gateway. Tamper-evident: each record stores the SHA-256 of the previous record's hash plus its own content, so an
+ * edited or deleted record breaks the chain at that point (`cleave audit verify`). Records are queued in memory and
+ * committed in groups (one transaction per `flushIntervalMs`); each group reads the chain's head inside an IMMEDIATE
+ * transaction, so several gateway processes sharing a data dir extend one chain. Retention deletes old records and
+ * keeps the hash of the last deleted one as the anchor the remaining chain starts from.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "../log";
+import { type Db, openDatabase } from "../native/sqlite";
+
+export interface AuditRecord {
+  identity: string;
+  method: string;
+  route: string;
+  operation: string;
+  status: number;
+  outcome: string;
+  model?: string;
+  modelVersion?: string;
+  decisionId?: string;
+  requestId?: string;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, record TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
+   CREATE INDEX audit_at ON audit (at);
+   CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)`,
+];
+
+const GENESIS = "0".repeat(64);
+const MAX_QUEUE = 100_000;
+
+export const auditPath = (dataDir: string) => join(dataDir, "audit", "audit.db");
+
+export const chainHash = (prev: string, seq: number, at: string, record: string) =>
+  createHash("sha256").update(`${prev}\n${seq}\n${at}\n${record}`).digest("hex");
+
+export class AuditLog {
+  private readonly db: Db;
+  private queue: { at: string; record: string }[] = [];
+  private timer?: ReturnType<typeof setInterval>;
+  private retentionTimer?: ReturnType<typeof setInterval>;
+  dropped = 0;
+
+  constructor(
+    file: string,
+    private readonly opts: { flushIntervalMs: number; retentionDays: number; log: Logger },
+  ) {
+    mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
+    this.db = openDatabase(file, { migrations: MIGRATIONS });
+    this.timer = setInterval(() => this.flush(), opts.flushIntervalMs);
+    this.timer.unref?.();
+    this.retentionTimer = setInterval(() => this.applyRetention(), 3_600_000);
+    this.retentionTimer.unref?.();
+    this.applyRetention();
+  }
+
+  append(record: AuditRecord): void {
+    if (this.queue.length >= MAX_QUEUE) {
+      // The disk is not keeping up (or is full): count what is lost rather than grow without bound.
+      this.dropped++;
+      return;
+    }
+    this.queue.push({ at: new Date().toISOString(), record: JSON.stringify(record) });
+  }
+
+  flush(): void {
+    if (!this.queue.length) return;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      this.db
+        .transaction(() => {
+          const head = this.db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string } | undefined;
+          const anchor = head ?? (this.db.prepare("SELECT seq, hash FROM audit_anchor WHERE id = 1").get() as { seq: number; hash: string } | undefined);
+          let seq = anchor?.seq ?? 0;
+          let prev = anchor?.hash ?? GENESIS;
+          const insert = this.db.prepare("INSERT INTO audit (seq, at, record, prev, hash) VALUES (?, ?, ?, ?, ?)");
+          for (const r of batch) {
+            seq++;
+            const hash = chainHash(prev, seq, r.at, r.record);
+            insert.run(seq, r.at, r.record, prev, hash);
+            prev = hash;
+          }
+        })
+        .immediate();
+    } catch (err) {
+      this.opts.log.error({ err, records: batch.length }, "audit records could not be written; retrying");
+      this.queue = batch.concat(this.queue).slice(0, MAX_QUEUE);
+    }
+  }
+
+  /** Deletes records past retention; the last deleted record's hash becomes the anchor of what remains. */
+  applyRetention(now = Date.now()): number {
+    const cutoff = new Date(now - this.opts.retentionDays * 86_400_000).toISOString();
+    return this.db
+      .transaction(() => {
+        const last = this.db.prepare("SELECT seq, hash FROM audit WHERE at < ? ORDER BY seq DESC LIMIT 1").get(cutoff) as { seq: number; hash: string } | undefined;
+        if (!last) return 0;
+        this.db.prepare("INSERT INTO audit_anchor (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash").run(last.seq, last.hash);
+        return this.db.prepare("DELETE FROM audit WHERE seq <= ?").run(last.seq).changes;
+      })
+      .immediate();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    clearInterval(this.retentionTimer);
+    this.flush();
+    this.db.close();
+  }
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  records: number;
+  firstSeq?: number;
+  lastSeq?: number;
+  /** The first record that does not fit the chain, and why. */
+  broken?: { seq: number; reason: string };
+}
+
+/** Walks the chain from its anchor: every record must name its predecessor's hash and hash to what it stores. */
+export function verifyAuditChain(file: string): VerifyResult {
+  const db = openDatabase(file, { migrations: MIGRATIONS });
+  try {
+    const anchor = db.prepare("SELECT seq, hash FROM audit_anchor WHERE id = 1").get() as { seq: number; hash: string } | undefined;
+    let prev = anchor?.hash ?? GENESIS;
+    let expectedSeq = (anchor?.seq ?? 0) + 1;
+    let records = 0;
+    let firstSeq: number | undefined;
+    let lastSeq: number | undefined;
+    for (const r of db.prepare("SELECT seq, at, record, prev, hash FROM audit ORDER BY seq").iterate() as Iterable<any>) {
+      firstSeq ??= r.seq;
+      if (r.seq !== expectedSeq) return { ok: false, records, firstSeq, lastSeq, broken: { seq: r.seq, reason: `record ${expectedSeq} is missing` } };
+      if (r.prev !== prev) return { ok: false, records, firstSeq, lastSeq, broken: { seq: r.seq, reason: "does not carry the previous record's hash" } };
+      if (chainHash(r.prev, r.seq, r.at, r.record) !== r.hash) return { ok: false, records, firstSeq, lastSeq, broken: { seq: r.seq, reason: "content does not match its hash (edited)" } };
+      prev = r.hash;
+      lastSeq = r.seq;
+      expectedSeq++;
+      records++;
+    }
+    return { ok: true, records, firstSeq, lastSeq };
+  } finally {
+    db.close();
+  }
+}
