@@ -39,6 +39,14 @@ export interface RunningProcess {
   stop(): Promise<void>;
 }
 
+/** The NATS options with their credential and TLS file paths made relative to the config file. */
+function natsFiles(config: LoadedConfig) {
+  const n = config.bus.nats;
+  const path = (p: string | undefined) => (p === undefined ? undefined : resolveConfigPath(config, p));
+  const tls = n.tls && Object.fromEntries(Object.entries(n.tls).map(([k, v]) => [k, path(v)]));
+  return { ...n, nkeySeedFile: path(n.nkeySeedFile), credsFile: path(n.credsFile), tls };
+}
+
 export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog, opts: HostOptions = {}): Promise<RunningProcess> {
   installTracing();
   const deploymentModules = Object.keys(config.modules);
@@ -49,7 +57,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
 
   const transport: Transport =
     config.bus.transport === "nats"
-      ? await NatsTransport.connect(config.deployment, { ...config.bus.nats, name: `${config.deployment}:${name}` }, log)
+      ? await NatsTransport.connect(config.deployment, { ...natsFiles(config), name: `${config.deployment}:${name}` }, log)
       : new InProcessTransport({ serialize: config.bus.serialize, log });
   const contracts = Object.fromEntries(deploymentModules.map((m) => [m, catalog[m].contract]));
   const metrics = new RuntimeMetrics({ deployment: config.deployment, process: name });

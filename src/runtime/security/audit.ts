@@ -120,6 +120,8 @@ export interface VerifyResult {
   records: number;
   firstSeq?: number;
   lastSeq?: number;
+  /** Hash of the last record. */
+  head?: string;
   /** The first record that does not fit the chain, and why. */
   broken?: { seq: number; reason: string };
 }
@@ -144,7 +146,7 @@ export function verifyAuditChain(file: string): VerifyResult {
       expectedSeq++;
       records++;
     }
-    return { ok: true, records, firstSeq, lastSeq };
+    return { ok: true, records, firstSeq, lastSeq, head: records ? prev : undefined };
   } finally {
     db.close();
   }
