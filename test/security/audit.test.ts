@@ -16,8 +16,7 @@ import { bearer, seedKeys } from "./helpers";
 
 async function cli(args: string[]) {
   const child = new Child(args);
-  const code = await child.proc.exited;
-  await child.drained;
+  const code = await child.exit();
   return { code, out: child.stdout };
 }
 

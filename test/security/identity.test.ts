@@ -39,7 +39,7 @@ describe("identity from the gateway to the module", () => {
       body: ONNX,
     });
     expect(res.status).toBe(201);
-    const out = await res.json();
+    const out = (await res.json()) as { version: { createdBy: string; version: number } };
     expect(out.version.createdBy).toBe("key:alice");
     // The spoofed roles did not make mallory an approver either: approving needs the approver role alice lacks.
     const approve = await fetch(`${p.url}/v1/registry/models/churn/versions/${out.version.version}/approve`, {
@@ -48,7 +48,7 @@ describe("identity from the gateway to the module", () => {
       body: JSON.stringify({ actor: { id: "mallory", roles: ["approver"] } }),
     });
     expect(approve.status).toBe(403);
-    expect((await approve.json()).error).toContain("key:alice");
+    expect(((await approve.json()) as { error: string }).error).toContain("key:alice");
   });
 
   test("per-model rules: only payments may touch fraud; others keep their general rights elsewhere", async () => {

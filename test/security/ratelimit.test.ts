@@ -54,7 +54,7 @@ describe("rate limits at the gateway", () => {
     expect(last!.headers.get("ratelimit-limit")).toBe("5");
     expect(last!.headers.get("ratelimit-remaining")).toBe("0");
     expect(Number(last!.headers.get("ratelimit-reset"))).toBeGreaterThanOrEqual(1);
-    expect((await last!.json()).code).toBe("RESOURCE_EXHAUSTED");
+    expect(((await last!.json()) as { code: string }).code).toBe("RESOURCE_EXHAUSTED");
     // Another caller has its own bucket, untouched by the flood.
     expect((await list(keys.modest)).status).toBe(200);
     // A named identity gets its own, larger quota.
