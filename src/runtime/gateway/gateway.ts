@@ -52,7 +52,9 @@ export function createGateway(opts: GatewayOptions) {
     if (err.code === "UNAUTHENTICATED") headers["www-authenticate"] = "Bearer";
     return jsonError(err.httpStatus, err.message, err.code, err.details, headers);
   };
-  const app = new Elysia({ serve: { maxRequestBodySize: opts.maxBodyBytes } })
+  // Bun's own limit answers with an empty 413; ours (declared length in the handler, actual length in readBody)
+  // answers in the error shape, so Bun's is only the hard stop for bodies that lie about their length.
+  const app = new Elysia({ serve: { maxRequestBodySize: opts.maxBodyBytes * 2 + (1 << 20) } })
     // Every route but /healthz passes here after routing (so `route` is the matched pattern, whatever tricks the
     // raw path played): 401/403/429 before any handler, body read or bus call.
     .onBeforeHandle({ as: "global" }, async ({ request, route, params, server }) => {
@@ -157,7 +159,7 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
           params,
           query,
           headers: Object.fromEntries(request.headers),
-          body: await readBody(request, bodyKind, opts.limits),
+          body: await readBody(request, bodyKind, opts.limits, opts.maxBodyBytes),
         };
         if (bodyKind === "json") checkInferenceBody(view.body, opts.limits);
         else if (bodyKind === "raw") checkBinaryHeader(request.headers.get("inference-header-content-length"), (view.body as Uint8Array).length);

@@ -18,10 +18,19 @@ export function errorResponse(err: CleaveError): Response {
 }
 
 /** Reads a request body as the route declares it; malformed JSON is a 400 that says where it broke. */
-export async function readBody(request: Request, kind: "json" | "raw" | "none", limits?: RequestLimits): Promise<unknown> {
+export async function readBody(
+  request: Request,
+  kind: "json" | "raw" | "none",
+  limits?: RequestLimits,
+  maxBytes = Infinity,
+): Promise<unknown> {
   if (kind === "none") return undefined;
-  if (kind === "raw") return new Uint8Array(await request.arrayBuffer());
-  const text = await request.text();
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength > maxBytes) {
+    throw new CleaveError("PAYLOAD_TOO_LARGE", `request body of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes}`);
+  }
+  if (kind === "raw") return bytes;
+  const text = new TextDecoder().decode(bytes);
   if (text.trim() === "") return undefined;
   if (limits) checkJsonText(text, limits);
   try {
