@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { createLogger } from "../../src/runtime/log";
-import { AuditLog, auditPath, verifyAuditChain } from "../../src/runtime/security/audit";
+import { AuditLog, auditPath, readAuditRecords, verifyAuditChain } from "../../src/runtime/security/audit";
 import { Child, writeConfig } from "../harness/child";
 import { startTestProcess, type TestProcess } from "../harness/deployment";
 import { bearer, seedKeys } from "./helpers";
@@ -42,9 +42,7 @@ describe("audit log", () => {
   afterAll(() => p.close());
 
   test("records identity, route, operation and outcome of writes and refusals", () => {
-    const db = new Database(auditPath(dataDir), { readonly: true });
-    const records = (db.query("SELECT record FROM audit ORDER BY seq").all() as { record: string }[]).map((r) => JSON.parse(r.record));
-    db.close();
+    const records = readAuditRecords(auditPath(dataDir)).map((r) => JSON.parse(r.record));
     expect(records.map((r) => [r.identity, r.operation, r.status])).toEqual([
       ["key:ops", "decision.reloadRules", 200],
       ["key:nobody", "decision.reloadRules", 403],
@@ -58,7 +56,7 @@ describe("audit log", () => {
     expect(ok.code).toBe(0);
     expect(ok.out).toContain("ok: 3 records");
     const db = new Database(auditPath(dataDir));
-    db.run(`UPDATE audit SET record = replace(record, '"status":403', '"status":200') WHERE seq = 2`);
+    db.run(`UPDATE audit_block SET lines = replace(lines, '"status":403', '"status":200')`);
     db.close();
     const broken = await cli(["audit", "verify", "--config", configFile]);
     expect(broken.code).toBe(1);
@@ -101,7 +99,8 @@ describe("audit chain", () => {
     a.close();
     expect(verifyAuditChain(file)).toMatchObject({ ok: true, records: 5 });
     const db = new Database(file);
-    db.run("DELETE FROM audit WHERE seq = 3");
+    const { lines } = db.query("SELECT lines FROM audit_block").get() as { lines: string };
+    db.run("UPDATE audit_block SET lines = ?", [lines.split("\n").filter((l) => !l.startsWith("3\t")).join("\n")]);
     db.close();
     expect(verifyAuditChain(file).broken).toEqual({ seq: 4, reason: "record 3 is missing" });
   });
@@ -109,12 +108,15 @@ describe("audit chain", () => {
   test("retention deletes old records and the rest verifies from the anchor, and the chain continues", () => {
     const file = join(mkdtempSync(join(tmpdir(), "cleave-chain-")), "audit.db");
     const a = new AuditLog(file, { flushIntervalMs: 1000, retentionDays: 1, log });
-    for (let i = 0; i < 4; i++) a.append({ identity: `u${i}`, method: "POST", route: "/r", operation: "m.op", status: 200, outcome: "OK" });
+    for (let i = 0; i < 4; i++) {
+      a.append({ identity: `u${i}`, method: "POST", route: "/r", operation: "m.op", status: 200, outcome: "OK" });
+      if (i === 1) a.flush();
+    }
     a.flush();
     const db = new Database(file);
-    db.run(`UPDATE audit SET at = '2000-01-01T00:00:00.000Z' WHERE seq <= 2`);
+    // The group of records 1–2 is made to look old (its records keep their hashes; retention looks at last_at).
+    db.run(`UPDATE audit_block SET last_at = '2000-01-01T00:00:00.000Z' WHERE first_seq = 1`);
     db.close();
-    // Records 1–2 are backdated (breaking their own hashes, but retention removes exactly them).
     expect(a.applyRetention()).toBe(2);
     a.append({ identity: "later", method: "POST", route: "/r", operation: "m.op", status: 200, outcome: "OK" });
     a.close();

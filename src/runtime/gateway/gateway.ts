@@ -136,16 +136,26 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
     const parent = contextFromTraceparent(request.headers.get("traceparent") ?? undefined);
     const started = performance.now();
     const done = (status: number) => opts.metrics.http(route.method, route.path, status, (performance.now() - started) / 1000);
+    let input: any;
     const audit = (status: number, outcome: string, output?: any) => {
       if (!opts.security?.audit || (route.method === "GET" && status < 400 && !opts.security.auditReads)) return;
-      const model = modelOf(params);
-      const modelVersion = output?.model_version ?? output?.modelVersion;
+      // The model and its version as the request or the answer names them: a path parameter, OIP's model_name /
+      // model_version, or a `model: {name, version}` input (decide).
+      const model = modelOf(params) ?? output?.model_name ?? input?.model?.name;
+      const modelVersion = output?.model_version ?? input?.model?.version;
       const decisionId = output?.decisionId ?? output?.decision_id;
       opts.security.record({
-        identity: admission?.identity?.id ?? "anonymous", method: route.method, route: route.path,
-        operation: `${contract.name}.${route.operation}`, status, outcome, requestId,
-        ...(model ? { model } : {}), ...(modelVersion !== undefined ? { modelVersion: String(modelVersion) } : {}),
-        ...(typeof decisionId === "string" ? { decisionId } : {}),
+        identity: admission?.identity?.id ?? "anonymous",
+        method: route.method,
+        route: route.path,
+        operation: `${contract.name}.${route.operation}`,
+        status,
+        outcome,
+        requestId,
+        // Undefined fields are left out of the stored JSON.
+        model: typeof model === "string" ? model : undefined,
+        modelVersion: modelVersion === undefined ? undefined : String(modelVersion),
+        decisionId: typeof decisionId === "string" ? decisionId : undefined,
       });
     };
     return inSpan(`${route.method} ${route.path}`, SpanKind.SERVER, parent, async (span) => {
@@ -163,7 +173,7 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         };
         if (bodyKind === "json") checkInferenceBody(view.body, opts.limits);
         else if (bodyKind === "raw") checkBinaryHeader(request.headers.get("inference-header-content-length"), (view.body as Uint8Array).length);
-        const input = route.toInput ? route.toInput(view) : defaultInput(view);
+        input = route.toInput ? route.toInput(view) : defaultInput(view);
         const output = await opts.bus.call(contract.name, route.operation, input, { identity: admission?.identity });
         const res = { status: 200, headers: {} as Record<string, string> };
         const body = route.toResponse ? route.toResponse(output, res, view) : output;

@@ -25,9 +25,10 @@ export interface AuditRecord {
   requestId?: string;
 }
 
+// Records are stored a committed group per row (one insert per flush instead of one per record: the per-record
+// cost is what every audited request pays); each line of a group is `seq \t at \t prev \t hash \t record-JSON`.
 const MIGRATIONS = [
-  `CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, record TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
-   CREATE INDEX audit_at ON audit (at);
+  `CREATE TABLE audit_block (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, last_hash TEXT NOT NULL, last_at TEXT NOT NULL, lines TEXT NOT NULL);
    CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)`,
 ];
 
@@ -39,9 +40,35 @@ export const auditPath = (dataDir: string) => join(dataDir, "audit", "audit.db")
 export const chainHash = (prev: string, seq: number, at: string, record: string) =>
   createHash("sha256").update(`${prev}\n${seq}\n${at}\n${record}`).digest("hex");
 
+export interface StoredRecord {
+  seq: number;
+  at: string;
+  prev: string;
+  hash: string;
+  record: string;
+}
+
+function parseLines(lines: string): StoredRecord[] {
+  return lines.split("\n").map((line) => {
+    const [seq, at, prev, hash, ...rest] = line.split("\t");
+    return { seq: Number(seq), at, prev, hash, record: rest.join("\t") };
+  });
+}
+
+/** Every stored record in order, for inspection (`record` is the JSON text that was hashed). */
+export function readAuditRecords(file: string): StoredRecord[] {
+  const db = openDatabase(file, { migrations: MIGRATIONS });
+  try {
+    return (db.prepare("SELECT lines FROM audit_block ORDER BY first_seq").all() as { lines: string }[]).flatMap((b) => parseLines(b.lines));
+  } finally {
+    db.close();
+  }
+}
+
 export class AuditLog {
   private readonly db: Db;
-  private queue: { at: string; record: string }[] = [];
+  /** Time (ms) and record as given; serialized at flush, off each request's own path. */
+  private queue: { at: number; record: AuditRecord }[] = [];
   private timer?: ReturnType<typeof setInterval>;
   private retentionTimer?: ReturnType<typeof setInterval>;
   dropped = 0;
@@ -65,7 +92,7 @@ export class AuditLog {
       this.dropped++;
       return;
     }
-    this.queue.push({ at: new Date().toISOString(), record: JSON.stringify(record) });
+    this.queue.push({ at: Date.now(), record });
   }
 
   flush(): void {
@@ -75,17 +102,24 @@ export class AuditLog {
     try {
       this.db
         .transaction(() => {
-          const head = this.db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string } | undefined;
-          const anchor = head ?? (this.db.prepare("SELECT seq, hash FROM audit_anchor WHERE id = 1").get() as { seq: number; hash: string } | undefined);
-          let seq = anchor?.seq ?? 0;
-          let prev = anchor?.hash ?? GENESIS;
-          const insert = this.db.prepare("INSERT INTO audit (seq, at, record, prev, hash) VALUES (?, ?, ?, ?, ?)");
+          const head = (this.db.prepare("SELECT last_seq AS seq, last_hash AS hash FROM audit_block ORDER BY first_seq DESC LIMIT 1").get() ??
+            this.db.prepare("SELECT seq, hash FROM audit_anchor WHERE id = 1").get()) as { seq: number; hash: string } | undefined;
+          const first = (head?.seq ?? 0) + 1;
+          let seq = first - 1;
+          let prev = head?.hash ?? GENESIS;
+          const lines: string[] = [];
+          let at = "";
           for (const r of batch) {
             seq++;
-            const hash = chainHash(prev, seq, r.at, r.record);
-            insert.run(seq, r.at, r.record, prev, hash);
+            at = new Date(r.at).toISOString();
+            const record = JSON.stringify(r.record);
+            const hash = chainHash(prev, seq, at, record);
+            lines.push(`${seq}\t${at}\t${prev}\t${hash}\t${record}`);
             prev = hash;
           }
+          this.db
+            .prepare("INSERT INTO audit_block (first_seq, last_seq, last_hash, last_at, lines) VALUES (?, ?, ?, ?, ?)")
+            .run(first, seq, prev, at, lines.join("\n"));
         })
         .immediate();
     } catch (err) {
@@ -94,15 +128,22 @@ export class AuditLog {
     }
   }
 
-  /** Deletes records past retention; the last deleted record's hash becomes the anchor of what remains. */
+  /**
+   * Deletes groups whose newest record is past retention; the last deleted record's hash becomes the anchor the
+   * remaining chain is verified from.
+   */
   applyRetention(now = Date.now()): number {
     const cutoff = new Date(now - this.opts.retentionDays * 86_400_000).toISOString();
     return this.db
       .transaction(() => {
-        const last = this.db.prepare("SELECT seq, hash FROM audit WHERE at < ? ORDER BY seq DESC LIMIT 1").get(cutoff) as { seq: number; hash: string } | undefined;
+        const last = this.db.prepare("SELECT last_seq AS seq, last_hash AS hash FROM audit_block WHERE last_at < ? ORDER BY first_seq DESC LIMIT 1").get(cutoff) as
+          | { seq: number; hash: string }
+          | undefined;
         if (!last) return 0;
         this.db.prepare("INSERT INTO audit_anchor (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash").run(last.seq, last.hash);
-        return this.db.prepare("DELETE FROM audit WHERE seq <= ?").run(last.seq).changes;
+        const deleted = this.db.prepare("SELECT coalesce(sum(last_seq - first_seq + 1), 0) AS n FROM audit_block WHERE last_seq <= ?").get(last.seq) as { n: number };
+        this.db.prepare("DELETE FROM audit_block WHERE last_seq <= ?").run(last.seq);
+        return deleted.n;
       })
       .immediate();
   }
@@ -136,15 +177,18 @@ export function verifyAuditChain(file: string): VerifyResult {
     let records = 0;
     let firstSeq: number | undefined;
     let lastSeq: number | undefined;
-    for (const r of db.prepare("SELECT seq, at, record, prev, hash FROM audit ORDER BY seq").iterate() as Iterable<any>) {
-      firstSeq ??= r.seq;
-      if (r.seq !== expectedSeq) return { ok: false, records, firstSeq, lastSeq, broken: { seq: r.seq, reason: `record ${expectedSeq} is missing` } };
-      if (r.prev !== prev) return { ok: false, records, firstSeq, lastSeq, broken: { seq: r.seq, reason: "does not carry the previous record's hash" } };
-      if (chainHash(r.prev, r.seq, r.at, r.record) !== r.hash) return { ok: false, records, firstSeq, lastSeq, broken: { seq: r.seq, reason: "content does not match its hash (edited)" } };
-      prev = r.hash;
-      lastSeq = r.seq;
-      expectedSeq++;
-      records++;
+    const fail = (seq: number, reason: string): VerifyResult => ({ ok: false, records, firstSeq, lastSeq, broken: { seq, reason } });
+    for (const block of db.prepare("SELECT lines FROM audit_block ORDER BY first_seq").iterate() as Iterable<{ lines: string }>) {
+      for (const r of parseLines(block.lines)) {
+        firstSeq ??= r.seq;
+        if (r.seq !== expectedSeq) return fail(r.seq, `record ${expectedSeq} is missing`);
+        if (r.prev !== prev) return fail(r.seq, "does not carry the previous record's hash");
+        if (chainHash(r.prev, r.seq, r.at, r.record) !== r.hash) return fail(r.seq, "content does not match its hash (edited)");
+        prev = r.hash;
+        lastSeq = r.seq;
+        expectedSeq++;
+        records++;
+      }
     }
     return { ok: true, records, firstSeq, lastSeq, head: records ? prev : undefined };
   } finally {

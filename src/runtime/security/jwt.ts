@@ -11,7 +11,14 @@ import type { AuthConfig } from "../config/schema";
 type JwtConfig = NonNullable<AuthConfig["jwt"]>;
 type Key = CryptoKey | Uint8Array;
 
+/** Verified tokens are remembered (until their `exp`, at most a minute): a signature check per request costs more
+ * than the rest of the security path together. Bounded; only successes are kept. */
+const CACHE_MAX = 10_000;
+const CACHE_MS = 60_000;
+
 export class JwtVerifier {
+  private readonly cache = new Map<string, { identity: Identity; until: number }>();
+
   private constructor(
     private readonly config: JwtConfig,
     private readonly secret: Uint8Array | undefined,
@@ -40,6 +47,19 @@ export class JwtVerifier {
 
   /** The identity a valid token names, or undefined for any invalid one. */
   async verify(token: string): Promise<{ identity?: Identity; reason?: string }> {
+    const now = Date.now();
+    const hit = this.cache.get(token);
+    if (hit && hit.until > now) return { identity: hit.identity };
+    const result = await this.verifyUncached(token);
+    if (result.identity) {
+      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      const exp = (result.exp ?? 0) * 1000 + this.config.clockToleranceSeconds * 1000;
+      this.cache.set(token, { identity: result.identity, until: Math.min(exp, now + CACHE_MS) });
+    }
+    return result;
+  }
+
+  private async verifyUncached(token: string): Promise<{ identity?: Identity; reason?: string; exp?: number }> {
     let alg: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;
@@ -68,11 +88,11 @@ export class JwtVerifier {
     return { reason };
   }
 
-  private identityOf(payload: JWTPayload): { identity?: Identity; reason?: string } {
+  private identityOf(payload: JWTPayload): { identity?: Identity; reason?: string; exp?: number } {
     if (typeof payload.sub !== "string" || !payload.sub) return { reason: "no sub claim" };
     let claim: unknown = payload;
     for (const part of this.config.rolesClaim.split(".")) claim = (claim as Record<string, unknown> | undefined)?.[part];
     const roles = Array.isArray(claim) ? claim.filter((r): r is string => typeof r === "string") : typeof claim === "string" ? claim.split(" ").filter(Boolean) : [];
-    return { identity: { id: `jwt:${payload.sub}`, roles } };
+    return { identity: { id: `jwt:${payload.sub}`, roles }, exp: payload.exp };
   }
 }
