@@ -1,9 +1,11 @@
 /**
  * What security costs on one representative route, in one run: POST /v1/decide (the issue names /v1/score, which no
- * module serves yet; decide is the same shape — one JSON transaction in, one decision out) over real HTTP, with
- * security off (auth off, no audit, no rate limits) versus on (API key or HS256 JWT, an access rule, a rate-limit
- * bucket, the hash-chained audit log). Both gateways run side by side; rounds alternate so drift in machine load
- * hits both, and the median round of each is reported.
+ * module serves yet; decide is the same shape — one JSON transaction in, one decision out) over real HTTP.
+ * Three gateways run side by side: everything off (no auth, no audit, no rate limits); auth off with the audit log
+ * on (the default when auth is off); auth on (API key or HS256 JWT, an access rule, a rate-limit bucket, the audit
+ * log). "Auth on vs off" compares the last two, which differ only by authentication, authorization and rate
+ * limiting; the first row shows what the audit log adds. Rounds alternate so drift in machine load hits every case,
+ * and the median round of each is reported.
  *
  *   bun bench/auth.ts [--seconds 2] [--rounds 5] [--concurrency 32]
  */
@@ -29,11 +31,11 @@ const body = (i: number) =>
     model: { name: "fraud", version: "1" },
   });
 
-async function start(secure: boolean): Promise<{ p: TestProcess; dataDir: string; headers: Record<string, string>[] }> {
+async function start(mode: "none" | "audit" | "auth"): Promise<{ p: TestProcess; dataDir: string; headers: Record<string, string>[] }> {
   const dataDir = mkdtempSync(join(tmpdir(), "cleave-bench-auth-"));
   const modules = { decision: { rulesFile: "configs/rules/fraud-rules.yaml" } };
-  if (!secure) {
-    const p = await startTestProcess({ placement: "inprocess", dataDir, modules, extra: { audit: { enabled: false } } });
+  if (mode !== "auth") {
+    const p = await startTestProcess({ placement: "inprocess", dataDir, modules, extra: { audit: { enabled: mode === "audit" } } });
     return { p, dataDir, headers: [{}] };
   }
   const { client } = seedKeys(dataDir, { client: ["payments"] });
@@ -70,31 +72,34 @@ async function measure(url: string, auth: Record<string, string>): Promise<numbe
   return n / ((performance.now() - started) / 1000);
 }
 
-const off = await start(false);
-const on = await start(true);
+const none = await start("none");
+const off = await start("audit");
+const on = await start("auth");
+const OFF = "auth off (audit on)";
 const cases: [string, string, Record<string, string>][] = [
-  ["security off", off.p.url!, off.headers[0]],
-  ["on: API key", on.p.url!, on.headers[0]],
-  ["on: HS256 JWT", on.p.url!, on.headers[1]],
+  ["everything off (no audit)", none.p.url!, none.headers[0]],
+  [OFF, off.p.url!, off.headers[0]],
+  ["auth on: API key", on.p.url!, on.headers[0]],
+  ["auth on: HS256 JWT", on.p.url!, on.headers[1]],
 ];
 for (const [, url, auth] of cases) await measure(url, auth); // warm-up
 const results = new Map<string, number[]>(cases.map(([label]) => [label, []]));
 for (let r = 0; r < rounds; r++) for (const [label, url, auth] of cases) results.get(label)!.push(await measure(url, auth));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const base = median(results.get("security off")!);
+const base = median(results.get(OFF)!);
 
 console.log(`auth bench — POST /v1/decide over HTTP, ${concurrency} concurrent clients in the same process; ${machine()}`);
 console.log(`${rounds} alternating rounds of ${seconds} s; median round per case\n`);
 console.log(
   table(
-    ["case", "requests/s (median)", "min", "max", "ratio to off"],
+    ["case", "requests/s (median)", "min", "max", "ratio to auth off"],
     cases.map(([label]) => {
       const xs = results.get(label)!;
       return [label, median(xs), Math.min(...xs), Math.max(...xs), `${(median(xs) / base).toFixed(3)}×`];
     }),
   ),
 );
-for (const s of [off, on]) {
+for (const s of [none, off, on]) {
   await s.p.close();
   rmSync(s.dataDir, { recursive: true, force: true });
 }

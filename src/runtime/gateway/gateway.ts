@@ -62,7 +62,8 @@ export function createGateway(opts: GatewayOptions) {
       const operation = resources.get(`${request.method} ${route}`) ?? RUNTIME_ROUTES[route] ?? "runtime.openapi";
       const resource: Resource = { operation, model: modelOf(params as Record<string, string>) };
       try {
-        admissions.set(request, await security.admit(request, resource, route, server?.requestIP(request)?.address ?? "unknown"));
+        const clientAddress = () => server?.requestIP(request)?.address ?? "unknown";
+        admissions.set(request, await security.admit(request, resource, route, clientAddress));
       } catch (err) {
         if (err instanceof CleaveError) return refuse(err, request, route, resource);
         throw err;

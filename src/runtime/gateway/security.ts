@@ -111,7 +111,7 @@ export class GatewaySecurity {
   }
 
   /** Authenticates, authorizes and rate-limits one request; throws the refusal (401/403/429). */
-  async admit(request: Request, resource: Resource, route: string, clientAddress: string): Promise<Admission> {
+  async admit(request: Request, resource: Resource, route: string, clientAddress: () => string): Promise<Admission> {
     let identity: Identity | undefined;
     if (this.enabled) {
       identity = await this.authenticate(request.headers);
@@ -121,7 +121,8 @@ export class GatewaySecurity {
       }
     }
     if (!this.limiter.active) return { identity };
-    const verdict = this.limiter.take(identity?.id ?? `addr:${clientAddress}`, resource.model);
+    // The client address (asked of the server only when needed) stands for the caller when auth is off.
+    const verdict = this.limiter.take(identity?.id ?? `addr:${clientAddress()}`, resource.model);
     if (!verdict) return { identity };
     const headers = rateLimitHeaders(verdict);
     if (!verdict.allowed) {

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { Statement } from "better-sqlite3";
 import type { Logger } from "../log";
 import { type Db, openDatabase } from "../native/sqlite";
 
@@ -26,7 +27,8 @@ export interface AuditRecord {
 }
 
 // Records are stored a committed group per row (one insert per flush instead of one per record: the per-record
-// cost is what every audited request pays); each line of a group is `seq \t at \t prev \t hash \t record-JSON`.
+// cost is what every audited request pays); each line of a group is `seq \t at \t hash \t record-JSON`, and a
+// record's `prev` is the hash on the line before it (the group's first line follows the previous group's last).
 const MIGRATIONS = [
   `CREATE TABLE audit_block (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, last_hash TEXT NOT NULL, last_at TEXT NOT NULL, lines TEXT NOT NULL);
    CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)`,
@@ -40,18 +42,22 @@ export const auditPath = (dataDir: string) => join(dataDir, "audit", "audit.db")
 export const chainHash = (prev: string, seq: number, at: string, record: string) =>
   createHash("sha256").update(`${prev}\n${seq}\n${at}\n${record}`).digest("hex");
 
+/** The same hash with one reusable hasher: the writer computes one per audited request. */
+const hasher = new Bun.CryptoHasher("sha256");
+const fastChainHash = (prev: string, seq: number, at: string, record: string) =>
+  hasher.update(`${prev}\n${seq}\n${at}\n${record}`).digest("hex");
+
 export interface StoredRecord {
   seq: number;
   at: string;
-  prev: string;
   hash: string;
   record: string;
 }
 
 function parseLines(lines: string): StoredRecord[] {
   return lines.split("\n").map((line) => {
-    const [seq, at, prev, hash, ...rest] = line.split("\t");
-    return { seq: Number(seq), at, prev, hash, record: rest.join("\t") };
+    const [seq, at, hash, ...rest] = line.split("\t");
+    return { seq: Number(seq), at, hash, record: rest.join("\t") };
   });
 }
 
@@ -67,6 +73,7 @@ export function readAuditRecords(file: string): StoredRecord[] {
 
 export class AuditLog {
   private readonly db: Db;
+  private readonly statements: Record<"head" | "anchor" | "insert", Statement<unknown[]>>;
   /** Time (ms) and record as given; serialized at flush, off each request's own path. */
   private queue: { at: number; record: AuditRecord }[] = [];
   private timer?: ReturnType<typeof setInterval>;
@@ -79,6 +86,11 @@ export class AuditLog {
   ) {
     mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
     this.db = openDatabase(file, { migrations: MIGRATIONS });
+    this.statements = {
+      head: this.db.prepare("SELECT last_seq AS seq, last_hash AS hash FROM audit_block ORDER BY first_seq DESC LIMIT 1"),
+      anchor: this.db.prepare("SELECT seq, hash FROM audit_anchor WHERE id = 1"),
+      insert: this.db.prepare("INSERT INTO audit_block (first_seq, last_seq, last_hash, last_at, lines) VALUES (?, ?, ?, ?, ?)"),
+    };
     this.timer = setInterval(() => this.flush(), opts.flushIntervalMs);
     this.timer.unref?.();
     this.retentionTimer = setInterval(() => this.applyRetention(), 3_600_000);
@@ -102,8 +114,7 @@ export class AuditLog {
     try {
       this.db
         .transaction(() => {
-          const head = (this.db.prepare("SELECT last_seq AS seq, last_hash AS hash FROM audit_block ORDER BY first_seq DESC LIMIT 1").get() ??
-            this.db.prepare("SELECT seq, hash FROM audit_anchor WHERE id = 1").get()) as { seq: number; hash: string } | undefined;
+          const head = (this.statements.head.get() ?? this.statements.anchor.get()) as { seq: number; hash: string } | undefined;
           const first = (head?.seq ?? 0) + 1;
           let seq = first - 1;
           let prev = head?.hash ?? GENESIS;
@@ -113,13 +124,11 @@ export class AuditLog {
             seq++;
             at = new Date(r.at).toISOString();
             const record = JSON.stringify(r.record);
-            const hash = chainHash(prev, seq, at, record);
-            lines.push(`${seq}\t${at}\t${prev}\t${hash}\t${record}`);
+            const hash = fastChainHash(prev, seq, at, record);
+            lines.push(`${seq}\t${at}\t${hash}\t${record}`);
             prev = hash;
           }
-          this.db
-            .prepare("INSERT INTO audit_block (first_seq, last_seq, last_hash, last_at, lines) VALUES (?, ?, ?, ?, ?)")
-            .run(first, seq, prev, at, lines.join("\n"));
+          this.statements.insert.run(first, seq, prev, at, lines.join("\n"));
         })
         .immediate();
     } catch (err) {
@@ -182,8 +191,7 @@ export function verifyAuditChain(file: string): VerifyResult {
       for (const r of parseLines(block.lines)) {
         firstSeq ??= r.seq;
         if (r.seq !== expectedSeq) return fail(r.seq, `record ${expectedSeq} is missing`);
-        if (r.prev !== prev) return fail(r.seq, "does not carry the previous record's hash");
-        if (chainHash(r.prev, r.seq, r.at, r.record) !== r.hash) return fail(r.seq, "content does not match its hash (edited)");
+        if (chainHash(prev, r.seq, r.at, r.record) !== r.hash) return fail(r.seq, "content does not match its hash (edited)");
         prev = r.hash;
         lastSeq = r.seq;
         expectedSeq++;
