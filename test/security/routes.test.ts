@@ -163,6 +163,7 @@ for (const placement of ["inprocess", "nats"] as const) {
     test("/healthz needs nothing; an unknown route answers 401 to strangers, 404 to known callers", async () => {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect((await fetch(`${base}/v1/nowhere`)).status).toBe(401);
+      expect((await fetch(`${base}/v1/nowhere`, { headers: bearer(`clv_0123abcd_${"x".repeat(43)}`) })).status).toBe(401);
       expect((await fetch(`${base}/v1/nowhere`, { headers: bearer(keys.nobody) })).status).toBe(404);
     });
 

@@ -106,10 +106,10 @@ export const AuthSchema = T.Object(
         }),
         bootstrapKey: T.Optional(
           T.String({
-            pattern: "^clv_[A-Za-z0-9]+_[A-Za-z0-9_-]{32,}$",
+            pattern: "^(clv_[A-Za-z0-9]+_[A-Za-z0-9_-]{32,})?$",
             description:
               "Use this key (e.g. `${CLEAVE_ADMIN_KEY}`; form `clv_<id>_<32+ random chars>`) for that first admin key " +
-              "instead of a random one, so a script that starts Cleave knows it. Only its hash is stored.",
+              "instead of a random one, so a script that starts Cleave knows it. Only its hash is stored. Empty: random.",
           }),
         ),
       },

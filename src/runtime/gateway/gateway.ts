@@ -14,7 +14,7 @@ import { errorResponse, jsonError, readBody } from "./http-errors";
 import { deploymentMetrics } from "./deployment-metrics";
 import { checkReadiness } from "./readiness";
 import { type Admission, type GatewaySecurity, Refusal } from "./security";
-import type { Resource } from "../security/policy";
+import { type Resource, unauthenticated } from "../security/policy";
 import { checkBinaryHeader, checkInferenceBody, type RequestLimits } from "../security/request-limits";
 
 export interface GatewayOptions {
@@ -80,11 +80,12 @@ export function createGateway(opts: GatewayOptions) {
         },
       }),
     )
-    .onError(({ code, error, request }) => {
+    .onError(async ({ code, error, request }) => {
       if (code === "NOT_FOUND") {
-        // With auth on, who is asking comes first: an anonymous caller learns nothing about which routes exist.
-        if (security?.enabled && !request.headers.has("authorization") && !request.headers.has("x-api-key")) {
-          return refuse(new CleaveError("UNAUTHENTICATED", "authentication required"), request, "(none)", { operation: "runtime.unknown" });
+        // With auth on, who is asking comes first: only a known caller learns which routes exist.
+        if (security?.enabled) {
+          const known = await security.authenticate(request.headers).catch(() => undefined);
+          if (!known) return refuse(unauthenticated(), request, "(none)", { operation: "runtime.unknown" });
         }
         return jsonError(404, `no route ${request.method} ${new URL(request.url).pathname}`, "NOT_FOUND");
       }

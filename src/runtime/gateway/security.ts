@@ -150,9 +150,10 @@ export class GatewaySecurity {
 
 function bootstrapAdminKey(keys: ApiKeyStore, auth: AuthConfig, log: Logger) {
   const role = auth.adminRoles[0];
-  const { id, key } = keys.create("admin", [role], auth.apiKeys.bootstrapKey);
+  const chosen = auth.apiKeys.bootstrapKey || undefined;
+  const { id, key } = keys.create("admin", [role], chosen);
   log.warn({ keyId: id, roles: [role] }, "no API key existed: created an admin key (printed once on stderr; only its hash is stored)");
-  if (!auth.apiKeys.bootstrapKey) {
+  if (!chosen) {
     // stderr, not the log: the key must not end up in log storage. Shown once; lost keys are replaced with the CLI.
     process.stderr.write(`\ncleave: admin API key (shown once, store it now): ${key}\n` +
       `cleave: use it as "Authorization: Bearer ${key.slice(0, 8)}…"; manage keys with \`cleave auth keys\`\n\n`);
