@@ -45,8 +45,14 @@ export function createGateway(opts: GatewayOptions) {
   for (const c of opts.contracts) for (const r of c.routes) resources.set(`${r.method} ${r.path}`, `${c.name}.${r.operation}`);
   const refuse = (err: CleaveError, request: Request, route: string, resource: Resource) => {
     security?.record({
-      identity: (err instanceof Refusal && err.identity?.id) || "anonymous", method: request.method, route, operation: resource.operation, status: err.httpStatus, outcome: err.code,
-      ...(resource.model ? { model: resource.model } : {}), requestId: request.headers.get("x-request-id") ?? undefined,
+      identity: (err instanceof Refusal && err.identity?.id) || "anonymous",
+      method: request.method,
+      route,
+      operation: resource.operation,
+      status: err.httpStatus,
+      outcome: err.code,
+      model: resource.model,
+      requestId: request.headers.get("x-request-id") ?? undefined,
     });
     const headers = err instanceof Refusal ? { ...err.headers } : {};
     if (err.code === "UNAUTHENTICATED") headers["www-authenticate"] = "Bearer";
@@ -59,7 +65,8 @@ export function createGateway(opts: GatewayOptions) {
     // raw path played): 401/403/429 before any handler, body read or bus call.
     .onBeforeHandle({ as: "global" }, async ({ request, route, params, server }) => {
       if (!security || route === "/healthz") return;
-      const operation = resources.get(`${request.method} ${route}`) ?? RUNTIME_ROUTES[route] ?? "runtime.openapi";
+      const operation =
+        resources.get(`${request.method} ${route}`) ?? RUNTIME_ROUTES[route] ?? (route.startsWith("/openapi") ? "runtime.openapi" : "runtime.unknown");
       const resource: Resource = { operation, model: modelOf(params as Record<string, string>) };
       try {
         const clientAddress = () => server?.requestIP(request)?.address ?? "unknown";
