@@ -54,6 +54,8 @@ export function createGateway(opts: GatewayOptions) {
       model: resource.model,
       requestId: request.headers.get("x-request-id") ?? undefined,
     });
+    // Counted like any answer (by route pattern, never by identity or raw path: metrics carry no secrets).
+    opts.metrics.http(request.method, route, err.httpStatus, 0);
     const headers = err instanceof Refusal ? { ...err.headers } : {};
     if (err.code === "UNAUTHENTICATED") headers["www-authenticate"] = "Bearer";
     return jsonError(err.httpStatus, err.message, err.code, err.details, headers);
