@@ -111,6 +111,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
     security = await GatewaySecurity.create(
       { auth: config.auth, rateLimits: config.rateLimits, audit: config.audit, dataDir, resolvePath: (p) => resolveConfigPath(config, p) },
       log,
+      metrics.registry,
     );
     const app = createGateway({
       bus,

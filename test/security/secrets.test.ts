@@ -26,7 +26,7 @@ beforeAll(async () => {
   nats = await NatsServer.start({ args: ["--user", "svc", "--pass", NATS_PASS] });
   creds = await makeCredentials();
   const dataDir = mkdtempSync(join(tmpdir(), "cleave-secrets-"));
-  keys = seedKeys(dataDir, { reader: ["reader"], nobody: [] });
+  keys = seedKeys(dataDir, { reader: ["reader"], nobody: [], ops: ["admin"] });
   const config = validateConfig(
     {
       deployment: "sec",
@@ -62,11 +62,14 @@ test("no secret in logs, error answers or /metrics", async () => {
       answers.push(await res.text());
     }
   }
-  answers.push(await (await fetch(`${p.url}/metrics`, { headers: bearer(BOOTSTRAP) })).text());
+  const metrics = await (await fetch(`${p.url}/metrics`, { headers: bearer(keys.ops) })).text();
+  expect(metrics).toMatch(/cleave_audit_records_dropped\{[^}]*\} 0/);
+  expect(metrics).toMatch(/cleave_http_request_duration_seconds_count\{[^}]*status="403"/);
+  answers.push(metrics);
   await Bun.sleep(50);
   expect(output).toContain("config dump");
   expect(output).toContain("[redacted]");
-  const secrets = [NATS_PASS, SECRET, BOOTSTRAP, keys.reader, keys.nobody, jwt, jwt.split(".")[2], "session=abc"];
+  const secrets = [NATS_PASS, SECRET, BOOTSTRAP, keys.reader, keys.nobody, keys.ops, jwt, jwt.split(".")[2], "session=abc"];
   for (const [where, text] of [["logs", output], ["answers", answers.join("\n")]] as const) {
     for (const secret of secrets) {
       if (text.includes(secret)) throw new Error(`a secret (${secret.slice(0, 6)}…) appears in the ${where}`);

@@ -3,6 +3,7 @@
  * quota (token buckets → 429), and the audit trail of it all. One object per gateway; `update` applies reloaded
  * rules and limits without a restart.
  */
+import { Gauge, type Registry } from "prom-client";
 import type { AuditConfig, AuthConfig, RateLimitConfig } from "../config/schema";
 import type { Identity } from "../contract";
 import { CleaveError } from "../errors";
@@ -55,7 +56,7 @@ export class GatewaySecurity {
     this.publicRoutes = new Set(config.auth.publicRoutes);
   }
 
-  static async create(config: SecurityConfig, log: Logger): Promise<GatewaySecurity> {
+  static async create(config: SecurityConfig, log: Logger, registry?: Registry): Promise<GatewaySecurity> {
     const on = config.auth.mode === "on";
     if (!on) {
       log.warn(
@@ -69,6 +70,16 @@ export class GatewaySecurity {
     const audit = config.audit.enabled
       ? new AuditLog(auditPath(config.dataDir), { ...config.audit, log })
       : undefined;
+    if (audit && registry) {
+      new Gauge({
+        name: "cleave_audit_records_dropped",
+        help: "Audit records lost because the audit file did not accept writes for too long (should stay 0)",
+        registers: [registry],
+        collect() {
+          this.set(audit.dropped);
+        },
+      });
+    }
     return new GatewaySecurity(config, keys, jwt, audit, log);
   }
 

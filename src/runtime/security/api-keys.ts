@@ -4,7 +4,7 @@
  * every request cheap). The file belongs to the runtime, under `dataDir/auth/keys.db`, shared by every process of a
  * deployment that serves the gateway; revocations are seen by them within `REFRESH_MS`.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Identity } from "../contract";
@@ -32,7 +32,7 @@ const MIGRATIONS = [
    )`,
 ];
 
-export const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
+export const hashKey = (key: string) => new Bun.CryptoHasher("sha256").update(key).digest("hex");
 
 export function keyStorePath(dataDir: string): string {
   return join(dataDir, "auth", "keys.db");
