@@ -1,14 +1,17 @@
 /**
  * Token buckets through the real gateway: a burst beyond a caller's quota gets 429 with Retry-After and RateLimit-*
- * headers while another caller is unaffected; a model's bucket is shared by every caller; a reload changes the
- * limits live.
+ * headers while another caller is unaffected; a model's bucket is shared by every caller; a reload (and SIGHUP to a
+ * real `cleave serve`) changes the limits live.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RateLimiter } from "../../src/runtime/security/rate-limit";
+import { stringify } from "yaml";
+import { Child, writeConfig } from "../harness/child";
 import { startTestProcess, type TestProcess } from "../harness/deployment";
+import { freePort } from "../harness/nats-server";
 import { bearer, seedKeys } from "./helpers";
 
 const MODULES = { registry: {} };
@@ -91,4 +94,33 @@ describe("token bucket arithmetic", () => {
     // After a long idle time the bucket holds its burst, never more.
     expect([0, 0, 0, 0].map(() => rl.take("a", undefined, 60_000)!.allowed)).toEqual([true, true, true, false]);
   });
+});
+
+describe("SIGHUP reload of a running `cleave serve`", () => {
+  test("re-reads the config file: new limits apply; a broken file is refused and the current limits stay", async () => {
+    const port = await freePort();
+    const base = { modules: { registry: {} }, dataDir: "./data", http: { port }, audit: { enabled: false } };
+    const file = writeConfig({ ...base, rateLimits: { perIdentity: { rate: 0.01, burst: 2 } } });
+    const child = new Child(["serve", "--config", file]);
+    try {
+      await child.waitFor("REST at", 20_000);
+      const burst = async (n: number) => {
+        const statuses: number[] = [];
+        for (let i = 0; i < n; i++) statuses.push((await fetch(`http://127.0.0.1:${port}/v1/registry/models`)).status);
+        return statuses;
+      };
+      expect(await burst(4)).toEqual([200, 200, 429, 429]);
+      writeFileSync(file, "rateLimits: [not, a, mapping\n");
+      child.proc.kill("SIGHUP");
+      await child.waitFor("config not reloaded");
+      expect(await burst(1)).toEqual([429]);
+      writeFileSync(file, stringify({ ...base, rateLimits: { perIdentity: { rate: 1000, burst: 1000 } } }));
+      child.proc.kill("SIGHUP");
+      await child.waitFor("access rules and rate limits reloaded");
+      await Bun.sleep(50);
+      expect(await burst(10)).toEqual(new Array(10).fill(200));
+    } finally {
+      await child.kill("SIGTERM");
+    }
+  }, 30_000);
 });
