@@ -39,6 +39,15 @@ export interface RunningProcess {
   stop(): Promise<void>;
 }
 
+const RUNTIME_OPERATIONS = ["runtime.readyz", "runtime.metrics", "runtime.openapi"];
+
+function warnUnmatchedRules(policy: AccessPolicy, contracts: { name: string; operations: object }[], log: Logger) {
+  const operations = [...RUNTIME_OPERATIONS, ...contracts.flatMap((c) => Object.keys(c.operations).map((op) => `${c.name}.${op}`))];
+  for (const i of policy.unmatchedRules(operations)) {
+    log.warn({ key: `auth.rules.${i}` }, "access rule names no operation of this deployment (a typo?); it grants nothing");
+  }
+}
+
 /** The NATS options with their credential and TLS file paths made relative to the config file. */
 function natsFiles(config: LoadedConfig) {
   const n = config.bus.nats;
@@ -69,6 +78,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
     metrics,
     policy: config.auth.mode === "on" ? new AccessPolicy(config.auth) : undefined,
   });
+  if (config.auth.mode === "on") warnUnmatchedRules(new AccessPolicy(config.auth), Object.values(contracts), log);
 
   const instances: [string, ModuleInstance][] = [];
   const stopModules = async () => {

@@ -85,6 +85,11 @@ describe("access policy", () => {
     expect(policy.allows({ id: "a", roles: ["root"] }, { operation: "anything.at.all" })).toBe(true);
     expect(policy.allows({ id: "a", roles: [] }, { operation: "registry.listModels" })).toBe(false);
   });
+
+  test("rules naming no operation of the deployment are reported (a typo would otherwise deny silently)", () => {
+    const policy = new AccessPolicy({ rules: [...rules, { operations: ["registy.*"], roles: ["x"] }], adminRoles: [] });
+    expect(policy.unmatchedRules(["registry.push", "registry.getModel"])).toEqual([3]);
+  });
 });
 
 describe("first start with auth on", () => {

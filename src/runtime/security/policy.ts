@@ -36,6 +36,11 @@ export class AccessPolicy {
     }));
   }
 
+  /** Rules none of whose operation patterns names an operation of the deployment: a typo denies silently. */
+  unmatchedRules(operations: string[]): number[] {
+    return this.rules.flatMap((r, i) => (operations.some((op) => r.operations.test(op)) ? [] : [i]));
+  }
+
   allows(identity: Identity, resource: Resource): boolean {
     if (identity.roles.some((r) => this.adminRoles.has(r))) return true;
     for (const rule of this.rules) {
