@@ -5,7 +5,8 @@
  * on (the default when auth is off); auth on (API key or HS256 JWT, an access rule, a rate-limit bucket, the audit
  * log). "Auth on vs off" compares the last two, which differ only by authentication, authorization and rate
  * limiting; the first row shows what the audit log adds. Each round runs every case back to back (order reversed
- * every other round) and a case's ratio is the median of its per-round ratios. Last, the gate alone (authenticate,
+ * every other round) and a case's ratio is the median of its per-round ratios — of throughput, and of the process's
+ * CPU time per request (client and server; steadier on a shared machine). Last, the gate alone (authenticate,
  * authorize, rate-limit, audit record) is timed without HTTP, in µs per request.
  *
  *   bun bench/auth.ts [--seconds 1] [--rounds 15] [--concurrency 32]
@@ -56,11 +57,13 @@ async function start(mode: "none" | "audit" | "auth"): Promise<{ p: TestProcess;
   return { p, dataDir, headers: [{ authorization: `Bearer ${client}` }, { authorization: `Bearer ${jwt}` }] };
 }
 
-async function measure(url: string, auth: Record<string, string>): Promise<number> {
+/** Requests per second, and this process's CPU time per request in µs (client and server share the process). */
+async function measure(url: string, auth: Record<string, string>): Promise<{ rps: number; cpu: number }> {
   let n = 0;
   let failed = 0;
   const until = performance.now() + seconds * 1000;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < until) {
@@ -72,7 +75,8 @@ async function measure(url: string, auth: Record<string, string>): Promise<numbe
     }),
   );
   if (failed) throw new Error(`${failed} of ${n} requests failed`);
-  return n / ((performance.now() - started) / 1000);
+  const cpu = process.cpuUsage(cpuBefore);
+  return { rps: n / ((performance.now() - started) / 1000), cpu: (cpu.user + cpu.system) / n };
 }
 
 const none = await start("none");
@@ -90,28 +94,41 @@ for (const [, url, auth] of cases) await measure(url, auth); // warm-up
 // other work on a shared machine, which drifts over seconds, mostly cancels out.
 const results = new Map<string, number[]>(cases.map(([label]) => [label, []]));
 const ratios = new Map<string, number[]>(cases.map(([label]) => [label, []]));
+const cpus = new Map<string, number[]>(cases.map(([label]) => [label, []]));
+const cpuRatios = new Map<string, number[]>(cases.map(([label]) => [label, []]));
 for (let r = 0; r < rounds; r++) {
-  const round = new Map<string, number>();
+  const round = new Map<string, { rps: number; cpu: number }>();
   for (const [label, url, auth] of r % 2 ? [...cases].reverse() : cases) round.set(label, await measure(url, auth));
+  const base = round.get(OFF)!;
   for (const [label] of cases) {
-    results.get(label)!.push(round.get(label)!);
-    ratios.get(label)!.push(round.get(label)! / round.get(OFF)!);
+    const m = round.get(label)!;
+    results.get(label)!.push(m.rps);
+    ratios.get(label)!.push(m.rps / base.rps);
+    cpus.get(label)!.push(m.cpu);
+    // CPU per request is steadier than throughput on a shared machine: other work steals time, not CPU seconds.
+    cpuRatios.get(label)!.push(base.cpu / m.cpu);
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
 
 console.log(`auth bench — POST /v1/decide over HTTP, ${concurrency} concurrent clients in the same process; ${machine()}`);
-console.log(`${rounds} rounds of ${seconds} s per case; throughput: median round; ratio: median of the per-round ratios\n`);
+console.log(`${rounds} rounds of ${seconds} s per case; medians over rounds; ratios taken within each round, then the median\n`);
 console.log(
   table(
-    ["case", "requests/s (median)", "min", "max", "ratio to auth off (median)", "ratio range"],
-    cases.map(([label]) => {
-      const xs = results.get(label)!;
-      const rs = ratios.get(label)!;
-      return [label, median(xs), Math.min(...xs), Math.max(...xs), `${median(rs).toFixed(3)}×`, `${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)}`];
-    }),
+    ["case", "requests/s", "ratio (throughput)", "range", "CPU µs/request", "ratio (CPU per request)", "range "],
+    cases.map(([label]) => [
+      label,
+      median(results.get(label)!),
+      `${median(ratios.get(label)!).toFixed(3)}×`,
+      range(ratios.get(label)!),
+      median(cpus.get(label)!),
+      `${median(cpuRatios.get(label)!).toFixed(3)}×`,
+      range(cpuRatios.get(label)!),
+    ]),
   ),
 );
+
 /** The gate alone, no HTTP: what each request pays in the gateway for security, in µs. */
 async function gateAlone(headers: Record<string, string>, dataDir: string): Promise<number> {
   const security = await GatewaySecurity.create(
