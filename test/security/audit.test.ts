@@ -92,6 +92,16 @@ describe("cleave auth keys", () => {
 describe("audit chain", () => {
   const log = createLogger({ level: "silent" });
 
+  test("string fields a caller controls are clipped, so nobody can bloat the log", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "cleave-chain-")), "audit.db");
+    const a = new AuditLog(file, { flushIntervalMs: 1000, retentionDays: 1, log });
+    a.append({ identity: "u", method: "POST", route: "/r", operation: "m.op", status: 400, outcome: "INVALID_ARGUMENT", model: "m".repeat(100_000), requestId: "r" });
+    a.close();
+    const [stored] = readAuditRecords(file);
+    expect(JSON.parse(stored.record).model).toBe(`${"m".repeat(256)}…`);
+    expect(verifyAuditChain(file).ok).toBe(true);
+  });
+
   test("a deleted record breaks the chain at the next one", () => {
     const file = join(mkdtempSync(join(tmpdir(), "cleave-chain-")), "audit.db");
     const a = new AuditLog(file, { flushIntervalMs: 1000, retentionDays: 1, log });

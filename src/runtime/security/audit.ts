@@ -71,6 +71,20 @@ export function readAuditRecords(file: string): StoredRecord[] {
   }
 }
 
+/** Longest string field kept: a caller controls paths, ids and model names, and must not bloat the audit log. */
+const MAX_FIELD = 256;
+
+function clipped(record: AuditRecord): AuditRecord {
+  for (const v of Object.values(record)) {
+    if (typeof v === "string" && v.length > MAX_FIELD) {
+      const out: Record<string, unknown> = { ...record };
+      for (const [k, x] of Object.entries(out)) if (typeof x === "string" && x.length > MAX_FIELD) out[k] = `${x.slice(0, MAX_FIELD)}…`;
+      return out as unknown as AuditRecord;
+    }
+  }
+  return record;
+}
+
 export class AuditLog {
   private readonly db: Db;
   private readonly statements: Record<"head" | "anchor" | "insert", Statement<unknown[]>>;
@@ -104,7 +118,7 @@ export class AuditLog {
       this.dropped++;
       return;
     }
-    this.queue.push({ at: Date.now(), record });
+    this.queue.push({ at: Date.now(), record: clipped(record) });
   }
 
   flush(): void {
