@@ -9,6 +9,8 @@ import { serveCommand } from "./serve";
 import { trainCommand } from "./train";
 import { upCommand } from "./up";
 import { modelsCommand } from "./models";
+import { authCommand } from "./auth";
+import { auditCommand } from "./audit";
 import { CliError, fail } from "./args";
 
 const HELP = `cleave ${VERSION} — ingestion, features, ONNX inference, decisions, registry and monitoring in one binary
@@ -19,6 +21,10 @@ Usage:
   cleave up --config FILE      start a whole split topology locally (children + nats-server); Ctrl-C stops it
   cleave models <push|list|show|approve|alias|rollback|history|verify|keygen> …
                                the model registry of a running deployment (cleave models help)
+  cleave auth keys <create --name N --roles a,b|list|revoke ID|NAME> [--config FILE]
+                               API keys of a deployment (stored as hashes under dataDir/auth/)
+  cleave audit verify [--config FILE | --file F]
+                               check the audit log's hash chain; exit 1 at an edited or missing record
   cleave train --seed N --out model.onnx
                                train the demo fraud model on simulated transactions
   cleave features export --config FILE --events FILE --labels FILE --out FILE
@@ -36,6 +42,8 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   train: trainCommand,
   features: featuresCommand,
   demo: demoCommand,
+  auth: authCommand,
+  audit: auditCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

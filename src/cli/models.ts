@@ -49,6 +49,8 @@ class Client {
 
   async call(method: string, path: string, body?: { json?: unknown; raw?: Uint8Array }): Promise<any> {
     const headers: Record<string, string> = { ...this.actor };
+    // With auth on, the deployment knows the caller from its key; the actor headers then count for nothing.
+    if (process.env.CLEAVE_API_KEY) headers.authorization = `Bearer ${process.env.CLEAVE_API_KEY}`;
     let payload: Uint8Array | string | undefined;
     if (body?.raw) {
       headers["content-type"] = "application/octet-stream";

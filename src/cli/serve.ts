@@ -46,6 +46,14 @@ export async function serveCommand(args: string[]): Promise<number> {
     await running.stop();
       process.exit(0);
   };
+  // SIGHUP re-reads the config file and applies what can change live: access rules, public routes, rate limits.
+  process.on("SIGHUP", () => {
+    if (!values.config) return running.log.warn("SIGHUP ignored: the embedded default config has no file to re-read");
+    loadDeployment(values.config, builtinModules).then(
+      ({ config: next }) => running.reloadSecurity(next),
+      (err) => running.log.error({ err: (err as Error).message }, "SIGHUP: config not reloaded; the current one stays"),
+    );
+  });
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   return -1; // keep running

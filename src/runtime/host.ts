@@ -11,6 +11,8 @@ import type { Transport } from "./bus/transport";
 import { type LoadedConfig, resolveConfigPath } from "./config/load";
 import type { ModuleCatalog, ModuleInstance } from "./contract";
 import { createGateway } from "./gateway/gateway";
+import { GatewaySecurity } from "./gateway/security";
+import { AccessPolicy } from "./security/policy";
 import { createLogger, type Logger } from "./log";
 import { RuntimeMetrics } from "./metrics";
 import { installTracing } from "./tracing";
@@ -32,7 +34,26 @@ export interface RunningProcess {
   /** The gateway's base URL, when this process serves one. */
   url?: string;
   modules: string[];
+  /** Applies the reloadable parts of a new config (access rules, public routes, rate limits): SIGHUP. */
+  reloadSecurity(next: LoadedConfig): void;
   stop(): Promise<void>;
+}
+
+const RUNTIME_OPERATIONS = ["runtime.readyz", "runtime.metrics", "runtime.openapi"];
+
+function warnUnmatchedRules(policy: AccessPolicy, contracts: { name: string; operations: object }[], log: Logger) {
+  const operations = [...RUNTIME_OPERATIONS, ...contracts.flatMap((c) => Object.keys(c.operations).map((op) => `${c.name}.${op}`))];
+  for (const i of policy.unmatchedRules(operations)) {
+    log.warn({ key: `auth.rules.${i}` }, "access rule names no operation of this deployment (a typo?); it grants nothing");
+  }
+}
+
+/** The NATS options with their credential and TLS file paths made relative to the config file. */
+function natsFiles(config: LoadedConfig) {
+  const n = config.bus.nats;
+  const path = (p: string | undefined) => (p === undefined ? undefined : resolveConfigPath(config, p));
+  const tls = n.tls && Object.fromEntries(Object.entries(n.tls).map(([k, v]) => [k, path(v)]));
+  return { ...n, nkeySeedFile: path(n.nkeySeedFile), credsFile: path(n.credsFile), tls };
 }
 
 export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog, opts: HostOptions = {}): Promise<RunningProcess> {
@@ -45,7 +66,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
 
   const transport: Transport =
     config.bus.transport === "nats"
-      ? await NatsTransport.connect(config.deployment, { ...config.bus.nats, name: `${config.deployment}:${name}` }, log)
+      ? await NatsTransport.connect(config.deployment, { ...natsFiles(config), name: `${config.deployment}:${name}` }, log)
       : new InProcessTransport({ serialize: config.bus.serialize, log });
   const contracts = Object.fromEntries(deploymentModules.map((m) => [m, catalog[m].contract]));
   const metrics = new RuntimeMetrics({ deployment: config.deployment, process: name });
@@ -55,7 +76,9 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
     log,
     contracts,
     metrics,
+    policy: config.auth.mode === "on" ? new AccessPolicy(config.auth) : undefined,
   });
+  if (config.auth.mode === "on") warnUnmatchedRules(new AccessPolicy(config.auth), Object.values(contracts), log);
 
   const instances: [string, ModuleInstance][] = [];
   const stopModules = async () => {
@@ -98,7 +121,14 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
 
   let server: { stop: (closeActive?: boolean) => Promise<void> | void; port: number; hostname: string } | undefined;
   const httpPort = opts.httpPort === undefined ? config.http.port : opts.httpPort;
+  let security: GatewaySecurity | undefined;
   if (config.http.enabled && httpPort !== null) {
+    const dataDir = resolveConfigPath(config, config.dataDir);
+    security = await GatewaySecurity.create(
+      { auth: config.auth, rateLimits: config.rateLimits, audit: config.audit, dataDir, resolvePath: (p) => resolveConfigPath(config, p) },
+      log,
+      metrics.registry,
+    );
     const app = createGateway({
       bus,
       contracts: Object.values(contracts),
@@ -107,6 +137,8 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
       maxBodyBytes: config.http.maxBodyBytes,
       readyTimeoutMs: config.http.readyTimeoutMs,
       version: VERSION,
+      security,
+      limits: config.http,
     });
     app.listen({ hostname: config.http.host, port: httpPort });
     server = app.server as unknown as typeof server;
@@ -124,8 +156,14 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
       if (abandoned) log.warn({ abandoned }, "drain timeout passed with calls still in flight");
       await stopModules();
       await bus.close();
+      security?.close();
       log.info("stopped");
       log.flush();
     })());
-  return { config, bus, metrics, log, url, modules: local, stop };
+  const reloadSecurity = (next: LoadedConfig) => {
+    security?.update(next);
+    bus.setPolicy(next.auth.mode === "on" ? new AccessPolicy(next.auth) : undefined);
+    log.info({ rules: next.auth.rules.length }, "access rules and rate limits reloaded");
+  };
+  return { config, bus, metrics, log, url, modules: local, reloadSecurity, stop };
 }

@@ -1,6 +1,7 @@
 /**
  * Structured JSON logs (pino). Secrets are redacted by path wherever they appear, so a config dump, a request's
- * headers or a NATS option object can be logged without leaking credentials.
+ * headers or a NATS option object can be logged without leaking credentials. API keys and JWTs travel only in
+ * headers (never logged by the gateway) and the auth code never puts a key or token in a log line or an error.
  */
 import pino from "pino";
 
@@ -23,8 +24,22 @@ export const REDACT_PATHS = [
   "*.*.pass",
   "*.*.token",
   "*.*.secret",
+  "*.*.*.password",
+  "*.*.*.pass",
+  "*.*.*.token",
+  "*.*.*.secret",
+  "bootstrapKey",
+  "*.bootstrapKey",
+  "*.*.bootstrapKey",
+  "*.*.*.bootstrapKey",
+  "cookie",
+  "*.cookie",
+  "headers.authorization",
+  "headers.cookie",
   'headers["x-api-key"]',
+  'headers["set-cookie"]',
   "req.headers.authorization",
+  "req.headers.cookie",
   'req.headers["x-api-key"]',
 ];
 

@@ -20,22 +20,34 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface NatsServerOptions {
+  /** A nats-server config file (`-c`), e.g. users and permissions; port and store dir still come from here. */
+  config?: string;
+  /** More command-line arguments, e.g. `["--tls", …]`. */
+  args?: string[];
+  /** Environment of the server, over this process's (config files may read `$VAR`s). */
+  env?: Record<string, string>;
+}
+
 export class NatsServer {
   proc?: Subprocess;
   readonly storeDir = mkdtempSync(join(tmpdir(), "cleave-nats-"));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly opts: NatsServerOptions = {},
+  ) {}
 
   get url() {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<NatsServer> {
-    return NatsServer.startOn(await freePort());
+  static async start(opts: NatsServerOptions = {}): Promise<NatsServer> {
+    return NatsServer.startOn(await freePort(), opts);
   }
 
-  static async startOn(port: number): Promise<NatsServer> {
-    const server = new NatsServer(port);
+  static async startOn(port: number, opts: NatsServerOptions = {}): Promise<NatsServer> {
+    const server = new NatsServer(port, opts);
     await server.restart();
     return server;
   }
@@ -43,9 +55,11 @@ export class NatsServer {
   async restart(): Promise<void> {
     const bin = findNatsServer();
     if (!bin) throw new Error("nats-server is not installed: run `bash scripts/test.sh` (it installs it) or apt-get install nats-server");
-    this.proc = spawn([bin, "-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir], {
+    const config = this.opts.config ? ["-c", this.opts.config] : [];
+    this.proc = spawn([bin, ...config, "-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir, ...(this.opts.args ?? [])], {
       stdout: "ignore",
       stderr: "ignore",
+      env: { ...process.env, ...this.opts.env },
     });
     await waitForPort(this.port, 10_000);
   }

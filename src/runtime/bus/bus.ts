@@ -19,6 +19,7 @@ import type { Logger } from "../log";
 import type { RuntimeMetrics } from "../metrics";
 import { contextFromTraceparent, currentTraceparent, inSpan, SpanKind } from "../tracing";
 import { assertSchema } from "../validation";
+import { type AccessPolicy, authorizeCall, type Resource } from "../security/policy";
 import type { Envelope, EventEnvelope, Reply, SubscribeOptions, Transport } from "./transport";
 
 export interface CallOptions {
@@ -44,6 +45,8 @@ export interface BusOptions {
   /** Modules whose contracts this process knows, for event validation and health operations. */
   contracts: Record<string, ModuleContract>;
   metrics?: RuntimeMetrics;
+  /** The deployment's access rules when auth is on, for modules' own checks (`bus.authorize`). */
+  policy?: AccessPolicy;
 }
 
 /** The runtime adds these operations to every module: `/readyz` and `/metrics?scope=deployment` call them. */
@@ -68,6 +71,19 @@ export class Bus {
 
   get deployment(): string {
     return this.opts.deployment;
+  }
+
+  /**
+   * For a module handler: enforce the deployment's access rules on the call it serves (the identity travels with
+   * every call, in every placement). 401 with no identity and 403 without the right, when auth is on; with auth off,
+   * a no-op.
+   */
+  authorize(ctx: Pick<CallContext, "identity">, resource: Resource): void {
+    authorizeCall(this.opts.policy, ctx, resource);
+  }
+
+  setPolicy(policy: AccessPolicy | undefined): void {
+    this.opts.policy = policy;
   }
 
   /** Calls `module.operation` wherever it is served. Typed when given the callee's contract. */

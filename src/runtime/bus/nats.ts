@@ -4,7 +4,17 @@
  * captured by one JetStream stream per deployment; durable subscribers are JetStream durable consumers and resume
  * where they left off, the others are core subscriptions.
  */
-import { connect, headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import {
+  type Authenticator,
+  connect,
+  credsAuthenticator,
+  headers,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  nkeyAuthenticator,
+} from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import { decode, encode } from "../codec";
 import { CleaveError, deadlineExceeded, unavailable } from "../errors";
@@ -18,6 +28,10 @@ export interface NatsOptions {
   user?: string;
   pass?: string;
   token?: string;
+  /** Paths already resolved against the config file's directory. */
+  nkeySeedFile?: string;
+  credsFile?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   name: string;
   /** At start: give up (exit) or keep retrying while the server is unreachable. */
   onUnreachable: "exit" | "retry";
@@ -29,6 +43,19 @@ export interface NatsOptions {
 // Calls carry their metadata in a frame prefix (nats-frame.ts); events, which JetStream stores, in headers.
 const H_TRACE = "traceparent";
 const H_EVENT_ID = "Cleave-Event-Id";
+
+/** NKey seed or creds file, read at each (re)connect so a rotated file is picked up without a restart. */
+function authenticatorOf(opts: NatsOptions): Authenticator | undefined {
+  if (opts.credsFile) {
+    const file = opts.credsFile;
+    return credsAuthenticator(() => readFileSync(file));
+  }
+  if (opts.nkeySeedFile) {
+    const file = opts.nkeySeedFile;
+    return nkeyAuthenticator(() => new TextEncoder().encode(readFileSync(file, "utf8").trim()));
+  }
+  return undefined;
+}
 
 export class NatsTransport implements Transport {
   readonly kind = "nats" as const;
@@ -55,6 +82,8 @@ export class NatsTransport implements Transport {
           user: opts.user,
           pass: opts.pass,
           token: opts.token,
+          authenticator: authenticatorOf(opts),
+          tls: opts.tls,
           name: opts.name,
           timeout: opts.connectTimeoutMs,
           // Once connected, reconnect forever: a restarted nats-server must not need restarted clients.

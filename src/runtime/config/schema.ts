@@ -17,6 +17,22 @@ export const NatsSchema = T.Object(
     user: T.Optional(T.String({ description: "User name for NATS user/password authentication." })),
     pass: T.Optional(T.String({ description: "Password for `user`. Use `${ENV_VAR}` rather than writing it here." })),
     token: T.Optional(T.String({ description: "Token for NATS token authentication." })),
+    nkeySeedFile: T.Optional(
+      T.String({ description: "File holding this process's NKey seed (`SU…`) for NATS nkey authentication." }),
+    ),
+    credsFile: T.Optional(
+      T.String({ description: "NATS credentials file (user JWT + NKey seed, as written by `nsc`) for decentralized auth." }),
+    ),
+    tls: T.Optional(
+      T.Object(
+        {
+          caFile: T.Optional(T.String({ description: "CA certificate (PEM) the NATS server's certificate must chain to." })),
+          certFile: T.Optional(T.String({ description: "Client certificate (PEM), when the server verifies clients." })),
+          keyFile: T.Optional(T.String({ description: "Private key (PEM) of `certFile`." })),
+        },
+        { ...strict, description: "Connect to NATS over TLS (any of these keys turns TLS on)." },
+      ),
+    ),
     onUnreachable: T.Union([T.Literal("exit"), T.Literal("retry")], {
       default: "exit",
       description: "At start, when no server answers: `exit` with an error, or `retry` (logged) until one does.",
@@ -29,6 +45,121 @@ export const NatsSchema = T.Object(
       },
       { ...strict, default: {} },
     ),
+  },
+  { ...strict, default: {} },
+);
+
+const Bucket = T.Object(
+  {
+    rate: T.Number({ exclusiveMinimum: 0, description: "Sustained requests per second (the bucket's refill rate)." }),
+    burst: T.Integer({ minimum: 1, description: "Bucket size: requests allowed at once before the rate applies." }),
+  },
+  strict,
+);
+
+const AccessRule = T.Object(
+  {
+    operations: T.Array(T.String({ minLength: 1 }), {
+      minItems: 1,
+      description:
+        "`module.operation` names this rule covers; `*` wildcards (`registry.*`, `*`). Runtime routes are " +
+        "`runtime.readyz`, `runtime.metrics`, `runtime.openapi`.",
+    }),
+    models: T.Optional(
+      T.Array(T.String({ minLength: 1 }), {
+        description: "Only requests naming one of these models (the `:name`/`:model` path parameter); omit for any.",
+      }),
+    ),
+    roles: T.Array(T.String({ minLength: 1 }), { description: "Roles allowed by this rule (any one suffices)." }),
+  },
+  strict,
+);
+
+export const AuthSchema = T.Object(
+  {
+    mode: T.Union([T.Literal("off"), T.Literal("on")], {
+      default: "off",
+      description:
+        "`on`: every route except `/healthz` (and `auth.publicRoutes`) needs an API key or a JWT, and rules decide " +
+        "who may call what. `off`: anyone who reaches the port may call anything (logged as a warning at start).",
+    }),
+    publicRoutes: T.Array(T.Union([T.Literal("/readyz"), T.Literal("/metrics"), T.Literal("/openapi")]), {
+      uniqueItems: true,
+      default: ["/readyz"],
+      description: "Runtime routes answered without credentials when auth is on (for probes and scrapers).",
+    }),
+    adminRoles: T.Array(T.String({ minLength: 1 }), {
+      default: ["admin"],
+      description: "Roles allowed everything, whatever the rules say (the first-start key has the first of them).",
+    }),
+    rules: T.Array(AccessRule, {
+      default: [],
+      description:
+        "Who may call what: the first rule matching a request's operation (and model) decides; no match is a 403.",
+    }),
+    apiKeys: T.Object(
+      {
+        enabled: T.Boolean({ default: true, description: "Accept API keys (`Authorization: Bearer clv_…` or `X-API-Key`)." }),
+        bootstrap: T.Boolean({
+          default: true,
+          description: "On a start with auth on and no key at all, create an admin key and print it once on stderr.",
+        }),
+        bootstrapKey: T.Optional(
+          T.String({
+            pattern: "^(clv_[A-Za-z0-9]+_[A-Za-z0-9_-]{32,})?$",
+            description:
+              "Use this key (e.g. `${CLEAVE_ADMIN_KEY}`; form `clv_<id>_<32+ random chars>`) for that first admin key " +
+              "instead of a random one, so a script that starts Cleave knows it. Only its hash is stored. Empty: random.",
+          }),
+        ),
+      },
+      { ...strict, default: {} },
+    ),
+    jwt: T.Optional(
+      T.Object(
+        {
+          algorithms: T.Array(T.Union([T.Literal("HS256"), T.Literal("RS256"), T.Literal("EdDSA")]), {
+            minItems: 1,
+            default: ["HS256", "RS256", "EdDSA"],
+            description: "Signature algorithms accepted (`none` never is).",
+          }),
+          secret: T.Optional(T.String({ minLength: 32, description: "HS256 shared secret. Use `${ENV_VAR}`." })),
+          publicKeyFiles: T.Array(T.String(), {
+            default: [],
+            description: "PEM public keys (SPKI) for RS256/EdDSA, relative to the config file.",
+          }),
+          jwksFile: T.Optional(T.String({ description: "A JWKS file (`{keys: […]}`) of public keys, selected by `kid`." })),
+          issuer: T.Optional(T.String({ description: "Required `iss` claim." })),
+          audience: T.Optional(T.String({ description: "Required `aud` claim." })),
+          rolesClaim: T.String({ default: "roles", description: "Claim holding the roles (array or space-separated string; dots for nesting)." }),
+          clockToleranceSeconds: T.Integer({ minimum: 0, default: 30, description: "Leeway for `exp`/`nbf`." }),
+        },
+        { ...strict, description: "Accept JWTs as `Authorization: Bearer …`; `exp` is required." },
+      ),
+    ),
+  },
+  { ...strict, default: {} },
+);
+
+export const RateLimitSchema = T.Object(
+  {
+    perIdentity: T.Optional(T.Object(Bucket.properties, { ...strict, description: "Default bucket of each caller (identity, or client address when auth is off)." })),
+    perModel: T.Optional(T.Object(Bucket.properties, { ...strict, description: "Default bucket of each model named in a request path, shared by all callers." })),
+    identities: T.Record(T.String(), Bucket, { default: {}, description: "Buckets of named identities, over `perIdentity`." }),
+    models: T.Record(T.String(), Bucket, { default: {}, description: "Buckets of named models, over `perModel`." }),
+  },
+  { ...strict, default: {} },
+);
+
+export const AuditSchema = T.Object(
+  {
+    enabled: T.Boolean({
+      default: true,
+      description: "Keep a hash-chained audit log (dataDir/audit/) of writes, denials and predictions served by the gateway.",
+    }),
+    reads: T.Boolean({ default: false, description: "Also audit successful GET requests." }),
+    retentionDays: T.Number({ exclusiveMinimum: 0, default: 365, description: "Records older than this are deleted (the chain keeps an anchor)." }),
+    flushIntervalMs: T.Integer({ minimum: 1, default: 20, description: "Records are committed in groups this often." }),
   },
   { ...strict, default: {} },
 );
@@ -76,6 +207,22 @@ export const ConfigSchema = T.Object(
           default: 64 * 1024 * 1024,
           description: "Largest request body accepted; larger ones get 413.",
         }),
+        maxJsonDepth: T.Integer({ minimum: 1, default: 64, description: "Deepest nesting of arrays/objects in a JSON body; deeper gets 400." }),
+        maxStringLength: T.Integer({
+          minimum: 1,
+          default: 1 << 20,
+          description: "Longest string (in characters, escaped) in a JSON body; longer gets 413.",
+        }),
+        maxBatchSize: T.Integer({
+          minimum: 1,
+          default: 4096,
+          description: "Largest batch in an inference body (first dimension of an input's shape, or `instances` length); larger gets 413.",
+        }),
+        maxTensorElements: T.Integer({
+          minimum: 1,
+          default: 16_777_216,
+          description: "Most elements of one input tensor (product of its shape); more gets 413.",
+        }),
         readyTimeoutMs: T.Integer({
           minimum: 10,
           default: 1000,
@@ -118,6 +265,9 @@ export const ConfigSchema = T.Object(
       },
       { ...strict, default: {} },
     ),
+    auth: AuthSchema,
+    rateLimits: RateLimitSchema,
+    audit: AuditSchema,
     plugins: T.Array(
       T.Object(
         {
@@ -161,3 +311,7 @@ export const ConfigSchema = T.Object(
 
 export type Config = Static<typeof ConfigSchema>;
 export type NatsConfig = Static<typeof NatsSchema>;
+export type AuthConfig = Static<typeof AuthSchema>;
+export type RateLimitConfig = Static<typeof RateLimitSchema>;
+export type AuditConfig = Static<typeof AuditSchema>;
+export type BucketConfig = Static<typeof Bucket>;
