@@ -1,10 +1,12 @@
 /**
  * POST /v1/score end to end, in one run: the monolith (the embedded default config) and the split topology
  * (`cleave up`, every module its own process over NATS), each started as real `cleave` processes with the demo
- * model bootstrapped; load from a separate process at fixed rates and at saturation. Also the monolith without
- * the monitoring module, for monitoring's cost.
+ * model bootstrapped; load from a separate process at fixed rates and at saturation. Also, at saturation, the
+ * monolith without the monitoring module (monitoring's cost) and with authentication on (an API key per request:
+ * its cost); the other runs have authentication off.
  *
- *   bun bench/score.ts [--seconds 5] [--rates 500,2000,5000] [--concurrency 64] [--only monolith,split,no-monitoring]
+ *   bun bench/score.ts [--seconds 5] [--rates 500,2000,5000] [--concurrency 64]
+ *                      [--only monolith,split,no-monitoring,auth]
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +22,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     rates: { type: "string", default: "500,2000,5000" },
     concurrency: { type: "string", default: "64" },
-    only: { type: "string", default: "monolith,split,no-monitoring" },
+    only: { type: "string", default: "monolith,split,no-monitoring,auth" },
   },
 });
 const seconds = Number(values.seconds);
@@ -42,6 +44,8 @@ interface Load {
 const monolith = parseYaml(readFileSync(join(REPO, "configs/monolith.yaml"), "utf8")) as Record<string, any>;
 monolith.modules.decision.pipeline.bootstrap.transactions = 8000;
 monolith.log = { level: "warn" };
+monolith.auth = { mode: "off" };
+const API_KEY = `clv_bench0001_${"k".repeat(43)}`;
 
 async function deployment(kind: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const work = mkdtempSync(join(tmpdir(), `cleave-bench-${kind}-`));
@@ -64,12 +68,16 @@ async function deployment(kind: string): Promise<{ url: string; stop: () => Prom
     child = new Child(["up", "--config", writeConfig(config, work)]);
   } else {
     if (kind === "no-monitoring") delete config.modules.monitoring;
+    if (kind === "auth") config.auth = { mode: "on", apiKeys: { bootstrapKey: API_KEY } };
     child = new Child(["serve", "--config", writeConfig(config, work)]);
   }
   const url = `http://127.0.0.1:${port}`;
   const probe = { id: "", card_id: "card-probe", merchant_id: "merchant-probe", amount: 1, country: "US", device_id: "device-probe" };
+  const headers = { authorization: `Bearer ${API_KEY}` };
   for (let i = 0; ; i++) {
-    const res = await fetch(`${url}/v1/score`, { method: "POST", body: JSON.stringify({ ...probe, id: `probe-${i}` }) }).catch(() => undefined);
+    const res = await fetch(`${url}/v1/score`, { method: "POST", headers, body: JSON.stringify({ ...probe, id: `probe-${i}` }) }).catch(
+      () => undefined,
+    );
     if (res?.status === 200) break;
     if (i > 1200) throw new Error(`${kind} never served /v1/score:\n${child.stderr.slice(-2000)}`);
     await Bun.sleep(100);
@@ -87,6 +95,7 @@ async function deployment(kind: string): Promise<{ url: string; stop: () => Prom
 async function load(url: string, mode: "rate" | "concurrency", n: number, prefix: string): Promise<Load> {
   const gen = new Child([join(REPO, "bench/lib/score-load.ts"), `${url}/v1/score`, mode, String(n), String(seconds), prefix], {
     cmd: [process.execPath],
+    env: { ...process.env, CLEAVE_API_KEY: API_KEY } as Record<string, string>,
   });
   await gen.exit(seconds * 1000 + 60_000);
   return JSON.parse(gen.stdout.trim().split("\n").pop()!) as Load;
@@ -94,10 +103,11 @@ async function load(url: string, mode: "rate" | "concurrency", n: number, prefix
 
 const rows: (string | number)[][] = [];
 const saturation: Record<string, number> = {};
-for (const kind of ["monolith", "split", "no-monitoring"].filter((k) => only.has(k))) {
+for (const kind of ["monolith", "split", "no-monitoring", "auth"].filter((k) => only.has(k))) {
   const d = await deployment(kind);
   try {
-    const phases: ["rate" | "concurrency", number][] = kind === "no-monitoring" ? [] : rates.map((r) => ["rate", r] as ["rate", number]);
+    const saturationOnly = kind === "no-monitoring" || kind === "auth";
+    const phases: ["rate" | "concurrency", number][] = saturationOnly ? [] : rates.map((r) => ["rate", r] as ["rate", number]);
     phases.push(["concurrency", concurrency]);
     for (const [mode, n] of phases) {
       const r = await load(d.url, mode, n, `${kind}-${mode}-${n}`);
@@ -118,4 +128,5 @@ console.log("p50/p99: from each request's scheduled time (includes any queueing)
 const ratio = (a: string, b: string) => (saturation[a] && saturation[b] ? (saturation[a] / saturation[b]).toFixed(2) : "n/a");
 console.log(`\nsplit / monolith saturation throughput: ${ratio("split", "monolith")}`);
 console.log(`monolith with monitoring / without: ${ratio("monolith", "no-monitoring")}`);
+console.log(`monolith with authentication on / off: ${ratio("auth", "monolith")}`);
 process.exit(0);

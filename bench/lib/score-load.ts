@@ -4,11 +4,13 @@
  * open-loop at a fixed rate (latency measured from each request's scheduled time, so a stall is not hidden by
  * waiting for it) or closed-loop at a concurrency (saturation). Prints one JSON line.
  *
- *   bun bench/lib/score-load.ts URL rate|concurrency N SECONDS PREFIX
+ *   [CLEAVE_API_KEY=…] bun bench/lib/score-load.ts URL rate|concurrency N SECONDS PREFIX
  */
 export {};
 
 const [url, mode, nArg, secondsArg, prefix] = process.argv.slice(2);
+const headers: Record<string, string> = { "content-type": "application/json" };
+if (process.env.CLEAVE_API_KEY) headers.authorization = `Bearer ${process.env.CLEAVE_API_KEY}`;
 const n = Number(nArg);
 const seconds = Number(secondsArg);
 const COUNTRIES = ["US", "GB", "FR", "DE", "ES", "IT"];
@@ -35,7 +37,7 @@ const statuses: Record<string, number> = {};
 async function send(scheduled: number, record: boolean) {
   const sentAt = performance.now();
   try {
-    const res = await fetch(url, { method: "POST", body: body(), headers: { "content-type": "application/json" } });
+    const res = await fetch(url, { method: "POST", body: body(), headers });
     await res.arrayBuffer();
     if (res.status !== 200) {
       errors++;

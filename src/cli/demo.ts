@@ -14,9 +14,10 @@ import { percentile } from "../ml/metrics";
 import { CliError, parse } from "./args";
 import { summarizeDemo, type Scored } from "./demo-summary";
 
-const USAGE = `cleave demo [--url URL] [-n N] [--concurrency C] [--config FILE]
+const USAGE = `cleave demo [--url URL] [-n N] [--concurrency C] [--config FILE] [--api-key KEY]
   sends N live transactions of the demo world (default 2000) to URL/v1/score (default $CLEAVE_URL or
-  http://127.0.0.1:8080); --config names the deployment's config for the seed (default: the embedded one)`;
+  http://127.0.0.1:8080); --config names the deployment's config for the seed (default: the embedded one);
+  the API key (printed once by the first start) comes from --api-key or $CLEAVE_API_KEY`;
 
 export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -24,6 +25,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     n: { type: "string", short: "n", default: "2000" },
     concurrency: { type: "string", default: "1" },
     config: { type: "string" },
+    "api-key": { type: "string" },
   });
   const n = Number(values.n);
   const concurrency = Number(values.concurrency);
@@ -36,7 +38,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   if (live.length < n) throw new CliError(`the demo world has only ${live.length} live transactions; use -n ≤ ${live.length}`);
 
   const headers: Record<string, string> = { "content-type": "application/json" };
-  if (process.env.CLEAVE_API_KEY) headers.authorization = `Bearer ${process.env.CLEAVE_API_KEY}`;
+  const apiKey = values["api-key"] ?? process.env.CLEAVE_API_KEY;
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   const results: Scored[] = new Array(live.length);
   const bar = new SingleBar({ format: "scoring [{bar}] {value}/{total} {percentage}% | {eta}s left", hideCursor: true, noTTYOutput: true, stream: process.stderr });
   bar.start(live.length, 0);
@@ -51,6 +54,9 @@ export async function demoCommand(args: string[]): Promise<number> {
         const res = await fetch(`${base}/v1/score`, { method: "POST", headers, body: JSON.stringify(tx) }).catch((err) => {
           throw new CliError(`cannot reach ${base}: ${(err as Error).message} (is Cleave running? npm start)`, 1);
         });
+        if (res.status === 401) {
+          throw new CliError(`${base} wants an API key: pass --api-key KEY or set CLEAVE_API_KEY (the first start printed one)`);
+        }
         const body = (await res.json()) as { decision?: string; error?: string };
         results[i] = { id: tx.id, label, pattern, status: res.status, decision: body.decision, error: body.error, ms: performance.now() - t0 };
         bar.increment();
