@@ -5,7 +5,7 @@
  * monolith without the monitoring module (monitoring's cost) and with authentication on (an API key per request:
  * its cost); the other runs have authentication off.
  *
- *   bun bench/score.ts [--seconds 5] [--rates 500,2000,5000] [--concurrency 64]
+ *   bun bench/score.ts [--seconds 5] [--rates 500,2000,5000] [--concurrency 64] [--rounds 3]
  *                      [--only monolith,split,no-monitoring,auth]
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -22,12 +22,14 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     rates: { type: "string", default: "500,2000,5000" },
     concurrency: { type: "string", default: "64" },
+    rounds: { type: "string", default: "3" },
     only: { type: "string", default: "monolith,split,no-monitoring,auth" },
   },
 });
 const seconds = Number(values.seconds);
 const rates = values.rates!.split(",").map(Number);
 const concurrency = Number(values.concurrency);
+const rounds = Number(values.rounds);
 const only = new Set(values.only!.split(","));
 
 interface Load {
@@ -102,19 +104,16 @@ async function load(url: string, mode: "rate" | "concurrency", n: number, prefix
 }
 
 const rows: (string | number)[][] = [];
-const saturation: Record<string, number> = {};
-for (const kind of ["monolith", "split", "no-monitoring", "auth"].filter((k) => only.has(k))) {
+for (const kind of ["monolith", "split"].filter((k) => only.has(k))) {
   const d = await deployment(kind);
   try {
-    const saturationOnly = kind === "no-monitoring" || kind === "auth";
-    const phases: ["rate" | "concurrency", number][] = saturationOnly ? [] : rates.map((r) => ["rate", r] as ["rate", number]);
+    const phases: ["rate" | "concurrency", number][] = rates.map((r) => ["rate", r] as ["rate", number]);
     phases.push(["concurrency", concurrency]);
     for (const [mode, n] of phases) {
       const r = await load(d.url, mode, n, `${kind}-${mode}-${n}`);
       const what = mode === "rate" ? `${n} req/s offered` : `saturation (c=${n})`;
       const failed = r.errors ? `${r.errors} (${Object.entries(r.statuses).map(([s, c]) => `${c}×${s}`).join(", ")})` : "0";
       rows.push([kind, what, Math.round(r.perSecond), r.p50Ms, r.p99Ms, r.serviceP50Ms, r.serviceP99Ms, failed]);
-      if (mode === "concurrency") saturation[kind] = r.perSecond;
       console.error(`${kind} ${what}: ${Math.round(r.perSecond)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
     }
   } finally {
@@ -122,11 +121,40 @@ for (const kind of ["monolith", "split", "no-monitoring", "auth"].filter((k) => 
   }
 }
 
-console.log(`\nPOST /v1/score — ${machine()}\n${seconds} s per phase; load generator in its own process; latency from the scheduled send time\n`);
+/**
+ * Costs as ratios: the monolith, the monolith without monitoring and the monolith with authentication on run side
+ * by side (idle when not loaded) and take turns at saturation, several rounds, so that the machine's drift hits
+ * them alike; the median of each round's ratio is reported.
+ */
+const variants = ["monolith", "no-monitoring", "auth"].filter((k) => k === "monolith" || only.has(k));
+const running = only.has("no-monitoring") || only.has("auth") ? await Promise.all(variants.map((v) => deployment(v))) : [];
+const perRound: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v, []]));
+try {
+  for (let round = 0; round < rounds && running.length; round++) {
+    for (const [i, v] of variants.entries()) {
+      const r = await load(running[i].url, "concurrency", concurrency, `${v}-round${round}`);
+      perRound[v].push(r.perSecond);
+      console.error(`round ${round + 1} ${v}: ${Math.round(r.perSecond)} req/s`);
+    }
+  }
+} finally {
+  await Promise.all(running.map((d) => d.stop()));
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ratio = (v: string) =>
+  perRound[v]?.length ? median(perRound[v].map((x, i) => x / perRound.monolith[i])).toFixed(2) : "n/a";
+
+console.log(`\nPOST /v1/score — ${machine()}\n${seconds} s per phase; load generator in its own process\n`);
 console.log(table(["placement", "load", "req/s", "p50 ms", "p99 ms", "p50 ms (sent)", "p99 ms (sent)", "failed"], rows));
 console.log("p50/p99: from each request's scheduled time (includes any queueing); (sent): from when it was actually sent");
-const ratio = (a: string, b: string) => (saturation[a] && saturation[b] ? (saturation[a] / saturation[b]).toFixed(2) : "n/a");
-console.log(`\nsplit / monolith saturation throughput: ${ratio("split", "monolith")}`);
-console.log(`monolith with monitoring / without: ${ratio("monolith", "no-monitoring")}`);
-console.log(`monolith with authentication on / off: ${ratio("auth", "monolith")}`);
+const sat = (kind: string) => rows.find((r) => r[0] === kind && String(r[1]).startsWith("saturation"))?.[2] as number | undefined;
+const m = sat("monolith");
+const sp = sat("split");
+if (m && sp) console.log(`\nsplit / monolith saturation throughput: ${(sp / m).toFixed(2)}`);
+if (running.length) {
+  console.log(`\nside by side at saturation (c=${concurrency}), ${rounds} rounds, req/s per round:`);
+  for (const v of variants) console.log(`  ${v.padEnd(14)} ${perRound[v].map((x) => Math.round(x)).join(", ")}`);
+  console.log(`monolith with monitoring / without (median of rounds): ${(1 / Number(ratio("no-monitoring"))).toFixed(2)}`);
+  console.log(`monolith with authentication on / off (median of rounds): ${ratio("auth")}`);
+}
 process.exit(0);

@@ -53,7 +53,7 @@ test("versions: the highest takes default traffic, others stay addressable, swap
 
   expect((await proc.bus.call("inference", "unload", { name: "m", version: "1" })) as any).toEqual({ unloaded: ["1"] });
   expect((await predict("/v2/models/m/versions/1/infer", [row(0)])).status).toBe(404);
-  expect((await fetch(`${proc.url}/v2/models/m/versions/1/ready`)).status).toBe(503);
+  expect((await fetch(`${proc.url}/v2/models/m/versions/1/ready`)).status).toBe(404); // unloaded: no such version now
 });
 
 test("unloading lets in-flight requests on the old version finish", async () => {
@@ -67,7 +67,7 @@ test("unloading lets in-flight requests on the old version finish", async () => 
   const unloaded = proc.bus.call("inference", "unload", { name: "slow" });
   expect((await inflight).status).toBe(200);
   await unloaded;
-  expect((await fetch(`${proc.url}/v2/models/slow/ready`)).status).toBe(503);
+  expect((await fetch(`${proc.url}/v2/models/slow/ready`)).status).toBe(404); // unloaded: no such model now
 });
 
 test("concurrent requests are batched, and each gets exactly its own rows back", async () => {

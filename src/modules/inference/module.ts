@@ -1,4 +1,5 @@
 /** The inference module's implementation, started by the runtime in whichever process the config places it. */
+import { CleaveError } from "../../runtime/errors";
 import { defineModule } from "../../runtime/contract";
 import { ping } from "../../runtime/ping";
 import { VERSION } from "../../runtime/version";
@@ -43,7 +44,9 @@ export default defineModule(inferenceContract, async (ctx) => {
       modelReady: ({ name, version }) => {
         try {
           return { name, version: repository.resolve(name, version).version, ready: true };
-        } catch {
+        } catch (err) {
+          // Known but not serving yet (loading, or followed and not promoted) is "not ready"; unknown is a 404.
+          if (err instanceof CleaveError && err.code === "NOT_FOUND") throw err;
           return { name, ...(version !== undefined && { version }), ready: false };
         }
       },
