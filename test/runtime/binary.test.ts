@@ -32,6 +32,46 @@ describe("dist/cleave copied alone into an empty directory", () => {
     expect(child.stdout.trim()).toBe(VERSION);
   });
 
+  test("the main job from the binary alone: demo model bootstrapped, /v1/score decides", async () => {
+    const port = await freePort();
+    copyFileSync(join(REPO, "configs/monolith.yaml"), join(work, "monolith.yaml"));
+    const config = join(work, "main-job.yaml");
+    await Bun.write(
+      config,
+      [
+        "extends: monolith.yaml",
+        `dataDir: ${join(work, "main-data")}`,
+        `http: { port: ${port} }`,
+        "modules: { decision: { pipeline: { bootstrap: { transactions: 4000 } } } }",
+      ].join("\n"),
+    );
+    const key = `clv_bintest01_${"b".repeat(43)}`;
+    const child = new Child(["serve", "--config", config], { cmd: [binary], env: { ...env, CLEAVE_ADMIN_KEY: key }, cwd: dir });
+    try {
+      await child.waitFor("fraud pipeline ready", 60_000);
+      const tx = { id: "bin-1", card_id: "card-000001", merchant_id: "merchant-0001", amount: 25, country: "US", device_id: "dev-1" };
+      let res: Response | undefined;
+      for (let i = 0; i < 100; i++) {
+        res = await fetch(`http://127.0.0.1:${port}/v1/score`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify({ ...tx, id: `bin-${i}` }),
+        });
+        if (res.status === 200) break;
+        await Bun.sleep(100); // the model is promoted; inference may still be loading it
+      }
+      expect(res?.status).toBe(200);
+      const body = (await res!.json()) as { decision: string; model: { name: string } };
+      expect(["approve", "review", "block"]).toContain(body.decision);
+      expect(body.model.name).toBe("fraud");
+      const anonymous = await fetch(`http://127.0.0.1:${port}/v1/score`, { method: "POST", body: JSON.stringify(tx) });
+      expect(anonymous.status).toBe(401);
+    } finally {
+      child.proc.kill("SIGTERM");
+      expect(await child.exit()).toBe(0);
+    }
+  }, 90_000);
+
   test("serve --config: all six modules start and /readyz is healthy", async () => {
     const port = await freePort();
     const config = writeConfig(
