@@ -3,6 +3,8 @@
  * merchants over ~3 days, with bursts, events arriving out of order (within the allowed lateness), some arriving too
  * late, duplicated ids and invalid events — what a real feed contains.
  */
+import { rng } from "../harness/rng";
+
 export interface StreamEvent {
   id: string;
   type: string;
@@ -10,16 +12,6 @@ export interface StreamEvent {
   data: Record<string, unknown>;
 }
 
-export function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const T0 = Date.parse("2026-03-01T00:00:00Z");
 

@@ -3,17 +3,11 @@
  * categorical (channel), a score, and ids so labels can be joined. `shift` moves one feature's distribution.
  */
 import type { Baseline, Observation } from "../../src/modules/monitoring/contract";
+import { rng as uniformRng } from "../harness/rng";
 
-/** mulberry32: small, seedable, good enough for test data. */
+/** The shared mulberry32 stream, with the normal and weighted draws these tests need. */
 export function rng(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = uniformRng(seed);
   const normal = (mean = 0, sd = 1) => {
     const u = 1 - uniform();
     const v = uniform();

@@ -12,6 +12,7 @@ import { builtinModules } from "../../src/modules/catalog";
 import { Child, writeConfig } from "../harness/child";
 import { freePort } from "../harness/nats-server";
 import { ALL_MODULES } from "./helpers";
+import { rng } from "../harness/rng";
 
 const ADMIN = `clv_f0220000_${"k".repeat(43)}`;
 const TOTAL = 10_400;
@@ -29,15 +30,6 @@ const ROUTES: Route[] = [
   { method: "GET", path: "/healthz" },
 ];
 
-/** mulberry32: a small seeded generator, so a failure can be replayed. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = rng(20261124);
 const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)];
 const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
