@@ -4,8 +4,9 @@
  * as of its timestamp, including itself — exactly what `feature.observe` answers when the pipeline scores it.
  */
 import type { FeaturePlan } from "../modules/feature/definitions";
-import type { Cell, EngineEvent } from "../modules/feature/engine";
+import type { EngineEvent } from "../modules/feature/engine";
 import { pointInTimeVectors, type LabelRow } from "../modules/feature/offline";
+import { modelRow } from "./model-input";
 import type { SimTransaction } from "../sim/transactions";
 
 export const TRANSACTION_EVENT = "transaction";
@@ -14,19 +15,6 @@ export const TRANSACTION_EVENT = "transaction";
 export function transactionEvent(tx: SimTransaction) {
   const { id, timestamp, label: _label, pattern: _pattern, ...data } = tx;
   return { id, type: TRANSACTION_EVENT, timestamp, data };
-}
-
-/**
- * The model's input row from a feature vector: values picked by name in the model's column order. Missing values
- * (null: no history, zero std) and booleans become numbers the same way here for training and in the pipeline.
- */
-export function modelRow(modelFeatures: readonly string[], vectorNames: readonly string[], values: readonly Cell[]): Float32Array {
-  const out = new Float32Array(modelFeatures.length);
-  modelFeatures.forEach((name, i) => {
-    const v = values[vectorNames.indexOf(name)];
-    out[i] = typeof v === "number" && Number.isFinite(v) ? v : v === true ? 1 : 0;
-  });
-  return out;
 }
 
 export interface FeatureTable {

@@ -5,7 +5,7 @@
  * event. Every hop is a bus call, so each stage can run in another process.
  */
 import type { Static } from "@sinclair/typebox";
-import { modelRow } from "../../ml/dataset";
+import { modelRow } from "../../ml/model-input";
 import type { Bus } from "../../runtime/bus/bus";
 import type { CallContext } from "../../runtime/contract";
 import { CleaveError, invalidArgument, unavailable } from "../../runtime/errors";
