@@ -139,6 +139,8 @@ export function createGateway(opts: GatewayOptions) {
 function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleContract, route: RouteDef, opts: GatewayOptions) {
   const bodyKind = route.body ?? (route.method === "GET" || route.method === "DELETE" ? "none" : "json");
   const op = contract.operations[route.operation];
+  // Per-request debug lines cost an object each even when the level drops them: decided once.
+  const debug = opts.log.isLevelEnabled("debug");
   const handler = async ({ request, params, query, set }: any) => {
     const admission = admissions.get(request);
     if (admission?.headers) Object.assign(set.headers, admission.headers);
@@ -176,10 +178,14 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         if (declared > opts.maxBodyBytes) {
           throw new CleaveError("PAYLOAD_TOO_LARGE", `request body of ${declared} bytes exceeds the limit of ${opts.maxBodyBytes}`);
         }
+        let headers: Record<string, string> | undefined;
         const view: HttpRequestView = {
           params,
           query,
-          headers: Object.fromEntries(request.headers),
+          // Copied only for a route that reads them (the binary extension, the registry's actor): most never do.
+          get headers() {
+            return (headers ??= Object.fromEntries(request.headers));
+          },
           body: await readBody(request, bodyKind, opts.limits, opts.maxBodyBytes),
         };
         if (bodyKind === "json") checkInferenceBody(view.body, opts.limits);
@@ -190,7 +196,7 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         const body = route.toResponse ? route.toResponse(output, res, view) : output;
         set.status = res.status;
         Object.assign(set.headers, res.headers);
-        opts.log.debug({ requestId, traceId: span.spanContext().traceId, route: route.path, status: res.status }, "request");
+        if (debug) opts.log.debug({ requestId, traceId: span.spanContext().traceId, route: route.path, status: res.status }, "request");
         const status = body instanceof Response ? body.status : res.status;
         done(status);
         audit(status, "OK", output);
@@ -199,7 +205,7 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         const error = err instanceof CleaveError ? err : new CleaveError("INTERNAL", "internal error");
         const line = { requestId, traceId: span.spanContext().traceId, route: route.path, code: error.code };
         if (error.code === "INTERNAL") opts.log.error({ ...line, err }, "request failed");
-        else opts.log.debug(line, "request refused");
+        else if (debug) opts.log.debug(line, "request refused");
         span.setAttribute("cleave.error", error.code);
         done(error.httpStatus);
         audit(error.httpStatus, error.code);
