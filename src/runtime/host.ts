@@ -15,7 +15,7 @@ import { GatewaySecurity } from "./gateway/security";
 import { AccessPolicy } from "./security/policy";
 import { createLogger, type Logger } from "./log";
 import { RuntimeMetrics } from "./metrics";
-import { installTracing } from "./tracing";
+import { flushTracing, installTracing } from "./tracing";
 import { VERSION } from "./version";
 
 export interface HostOptions {
@@ -57,12 +57,12 @@ function natsFiles(config: LoadedConfig) {
 }
 
 export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog, opts: HostOptions = {}): Promise<RunningProcess> {
-  installTracing();
   const deploymentModules = Object.keys(config.modules);
   const local = opts.modules ?? (config.process.modules === "all" ? deploymentModules : config.process.modules);
   const everything = local.length > 1 && local.length === deploymentModules.length;
   const name = config.process.name ?? (everything ? "monolith" : local.length ? local.join("+") : "gateway");
   const log = opts.log ?? createLogger({ level: config.log.level, name });
+  installTracing({ ...config.tracing, serviceName: `${config.deployment}:${name}` });
 
   const transport: Transport =
     config.bus.transport === "nats"
@@ -157,6 +157,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
       await stopModules();
       await bus.close();
       security?.close();
+      await flushTracing();
       log.info("stopped");
       log.flush();
     })());

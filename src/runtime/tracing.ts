@@ -1,48 +1,61 @@
 /**
- * W3C trace context through @opentelemetry/api. The SDK provider is installed once per process so span and trace
- * ids exist (and propagate) even when nothing exports them: unsampled spans are non-recording and cost little.
- * The monitoring module swaps in a sampler and an OTLP exporter when the config asks for one.
+ * W3C trace context through @opentelemetry/api. Every request gets a trace id that follows it across the gateway
+ * and every module hop, in any placement. When `tracing.otlpUrl` is set the spans are recorded and exported over
+ * OTLP/HTTP; when not, nothing is recorded and a span is only its context (ids), made without the SDK's
+ * sampling and bookkeeping — the common case pays almost nothing.
  */
-import { context, propagation, trace, type Context, type Span, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { context, propagation, trace, type Context, type Span, SpanKind, SpanStatusCode, TraceFlags } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
-  AlwaysOffSampler,
   AlwaysOnSampler,
-  BasicTracerProvider,
+  BatchSpanProcessor,
   ParentBasedSampler,
-  type SpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
-
-let installed = false;
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
 
 export interface TracingOptions {
-  /** Record spans (for an exporter). Off: ids still flow, nothing is recorded. */
-  record: boolean;
-  processors?: SpanProcessor[];
+  /** OTLP/HTTP endpoint (e.g. http://collector:4318/v1/traces). Unset: spans carry ids and are not recorded. */
+  otlpUrl?: string;
+  /** Share of new traces recorded and exported (a trace started elsewhere follows its caller's decision). */
+  sampleRatio?: number;
+  /** Resource attribute `service.name` of the exported spans. */
+  serviceName?: string;
 }
 
-export function installTracing(opts: TracingOptions = { record: false }): void {
+let installed = false;
+let recording = false;
+let provider: TracerProvider | undefined;
+
+/** Once per process; the first call decides (several test deployments may share one process). */
+export function installTracing(opts: TracingOptions = {}): void {
   if (installed) return;
   installed = true;
-  const root = opts.record ? new AlwaysOnSampler() : new AlwaysOffSampler();
-  const provider = new BasicTracerProvider({
-    sampler: new ParentBasedSampler({ root }),
-    spanProcessors: opts.processors ?? [],
-    idGenerator: new PooledIdGenerator(),
-  });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  if (!opts.otlpUrl) return;
+  recording = true;
+  const ratio = opts.sampleRatio ?? 1;
+  provider = new TracerProvider({
+    resource: resourceFromAttributes({ "service.name": opts.serviceName ?? "cleave" }),
+    sampler: new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) }),
+    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: opts.otlpUrl }), scheduledDelayMillis: 1000 })],
+    idGenerator: ids,
+  });
   trace.setGlobalTracerProvider(provider);
 }
 
-let cachedTracer: ReturnType<typeof trace.getTracer> | undefined;
-// A proxy until a provider is installed, then the provider's tracer: safe to keep.
-const tracer = () => (cachedTracer ??= trace.getTracer("cleave"));
+/** Sends what is still buffered (at shutdown). */
+export async function flushTracing(): Promise<void> {
+  await provider?.forceFlush().catch(() => {});
+}
 
 /**
- * Trace and span ids from a pooled buffer of random bytes, hex-encoded by table: the SDK's default generator
- * builds each id digit by digit, which showed in an in-process call's profile (every call makes two spans).
+ * Trace and span ids from a pooled buffer of random bytes, hex-encoded natively: building ids digit by digit
+ * showed in an in-process call's profile (every call makes two spans).
  */
 class PooledIdGenerator {
   private readonly pool = Buffer.alloc(4096);
@@ -71,6 +84,8 @@ class PooledIdGenerator {
   }
 }
 
+const ids = new PooledIdGenerator();
+
 interface Carrier {
   traceparent?: string;
   tracestate?: string;
@@ -92,6 +107,18 @@ export function contextFromTraceparent(traceparent: string | undefined): Context
   return propagation.extract(context.active(), { traceparent });
 }
 
+/** A span that is only its context: the parent's trace id (or a new one) and a new span id. */
+function contextOnlySpan(parent: Context): Span {
+  const p = trace.getSpanContext(parent);
+  return trace.wrapSpanContext({
+    traceId: p?.traceId ?? ids.generateTraceId(),
+    spanId: ids.generateSpanId(),
+    traceFlags: p?.traceFlags ?? TraceFlags.NONE,
+  });
+}
+
+let tracer: ReturnType<typeof trace.getTracer> | undefined;
+
 /**
  * Runs `fn` inside a new span (child of `parent`), ending it when fn settles. Errors mark the span and rethrow.
  */
@@ -101,7 +128,9 @@ export async function inSpan<T>(
   parent: Context,
   fn: (span: Span, ctx: Context) => Promise<T>,
 ): Promise<T> {
-  const span = tracer().startSpan(name, { kind }, parent);
+  const span = recording
+    ? (tracer ??= trace.getTracer("cleave")).startSpan(name, { kind }, parent)
+    : contextOnlySpan(parent);
   const ctx = trace.setSpan(parent, span);
   try {
     return await context.with(ctx, fn, undefined, span, ctx);

@@ -246,6 +246,24 @@ export const ConfigSchema = T.Object(
       },
       { ...strict, default: {} },
     ),
+    tracing: T.Object(
+      {
+        otlpUrl: T.Optional(
+          T.String({
+            pattern: "^https?://",
+            description:
+              "Export spans over OTLP/HTTP to this URL (e.g. http://collector:4318/v1/traces). Unset: trace ids still flow, nothing is recorded.",
+          }),
+        ),
+        sampleRatio: T.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 1,
+          description: "Share of new traces recorded when exporting (traces started by a caller follow its decision).",
+        }),
+      },
+      { ...strict, default: {} },
+    ),
     log: T.Object(
       {
         level: T.Union(
