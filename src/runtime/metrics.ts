@@ -40,7 +40,10 @@ class HotMetric {
     s.count++;
     if (this.type === "counter") return;
     s.sum += seconds;
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]) s.counts[i]++;
+    // One slot per observation (its smallest bucket); the cumulative counts Prometheus wants are summed at scrape.
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]) i++;
+    if (i < LATENCY_BUCKETS.length) s.counts[i]++;
   }
 
   get() {
@@ -50,7 +53,11 @@ class HotMetric {
         values.push({ labels: s.labels, value: s.count });
         continue;
       }
-      LATENCY_BUCKETS.forEach((le, i) => values.push({ labels: { ...s.labels, le }, value: s.counts[i], metricName: `${this.name}_bucket` }));
+      let cumulative = 0;
+      LATENCY_BUCKETS.forEach((le, i) => {
+        cumulative += s.counts[i];
+        values.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${this.name}_bucket` });
+      });
       values.push({ labels: { ...s.labels, le: "+Inf" }, value: s.count, metricName: `${this.name}_bucket` });
       values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
       values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });

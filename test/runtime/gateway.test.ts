@@ -107,3 +107,20 @@ describe("metrics", () => {
     }
   });
 });
+
+describe("runtime histograms", () => {
+  test("buckets are cumulative, as Prometheus reads them", async () => {
+    const { RuntimeMetrics } = await import("../../src/runtime/metrics");
+    const m = new RuntimeMetrics({ deployment: "t", process: "p" });
+    m.http("GET", "/x", 200, 0.0003);
+    m.http("GET", "/x", 200, 0.002);
+    m.http("GET", "/x", 200, 9);
+    const text = await m.text();
+    const bucket = (le: string) => Number(new RegExp(`cleave_http_request_duration_seconds_bucket\\{[^}]*le="${le}"[^}]*\\} (\\d+)`).exec(text)?.[1]);
+    expect(bucket("0.0001")).toBe(0);
+    expect(bucket("0.0005")).toBe(1);
+    expect(bucket("0.0025")).toBe(2);
+    expect(bucket("5")).toBe(2);
+    expect(bucket("+Inf")).toBe(3);
+  });
+});
