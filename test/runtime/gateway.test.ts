@@ -116,7 +116,7 @@ describe("runtime histograms", () => {
     m.http("GET", "/x", 200, 0.002);
     m.http("GET", "/x", 200, 9);
     const text = await m.text();
-    const bucket = (le: string) => Number(new RegExp(`cleave_http_request_duration_seconds_bucket\\{[^}]*le="${le}"[^}]*\\} (\\d+)`).exec(text)?.[1]);
+    const bucket = (le: string) => Number(new RegExp(`cleave_http_request_duration_seconds_bucket\\{[^}]*le="${le.replace("+", "\\+")}"[^}]*\\} (\\d+)`).exec(text)?.[1]);
     expect(bucket("0.0001")).toBe(0);
     expect(bucket("0.0005")).toBe(1);
     expect(bucket("0.0025")).toBe(2);
