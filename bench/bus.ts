@@ -12,40 +12,13 @@ import { probeContract } from "../test/fixtures/plugins/probe";
 import { Child, writeConfig, REPO } from "../test/harness/child";
 import { startTestProcess, type TestProcess } from "../test/harness/deployment";
 import { NatsServer } from "../test/harness/nats-server";
-import { machine, summarize, table } from "./lib/report";
+import { closedLoopRate, machine, sequentialLatencies, summarize, table } from "./lib/report";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "3" } } });
 const seconds = Number(values.seconds);
 const input = { text: "tx-42", n: 1 };
 
 type Call = () => Promise<unknown>;
-
-async function latency(call: Call): Promise<number[]> {
-  for (let i = 0; i < 2000; i++) await call(); // warm-up: JIT, connections
-  const out: number[] = [];
-  const until = performance.now() + seconds * 1000;
-  while (performance.now() < until) {
-    const t = performance.now();
-    await call();
-    out.push((performance.now() - t) * 1000);
-  }
-  return out;
-}
-
-async function throughput(call: Call, concurrency: number): Promise<number> {
-  let count = 0;
-  const until = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < until) {
-        await call();
-        count++;
-      }
-    }),
-  );
-  return count / ((performance.now() - started) / 1000);
-}
 
 const PROBE = `${REPO}/test/fixtures/plugins/probe.ts`;
 const procs: TestProcess[] = [];
@@ -99,8 +72,8 @@ const cases: [string, Call][] = [
 const rows: (string | number)[][] = [];
 let floor = 0;
 for (const [name, call] of cases) {
-  const lat = summarize(await latency(call), seconds);
-  const tput = await throughput(call, 64);
+  const lat = summarize(await sequentialLatencies(call, seconds, 2000), seconds);
+  const tput = await closedLoopRate(call, 64, seconds);
   if (rows.length === 0) floor = lat.p50;
   rows.push([name, lat.p50, lat.p99, lat.p50 - floor, Math.round(lat.perSecond), Math.round(tput)]);
 }

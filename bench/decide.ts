@@ -19,7 +19,7 @@ import { decisionContract, type DecideInput } from "../src/modules/decision/cont
 import { compileRuleSet, parseRuleSetText } from "../src/modules/decision/rules";
 import { simulate } from "../src/sim/transactions";
 import { startTestProcess } from "../test/harness/deployment";
-import { machine, summarize, table } from "./lib/report";
+import { closedLoopRate, machine, sequentialLatencies, summarize, table } from "./lib/report";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "3" } } });
 const seconds = Number(values.seconds);
@@ -49,9 +49,9 @@ const scoreSum = {
     { id: "deny-country", when: { field: "country", inList: "denied_countries" }, score: 100 },
     { id: "velocity", when: { feature: "card.count_1h", gt: 10 }, score: 40 },
     { id: "testing", when: { all: [{ feature: "card.count_1h", gt: 5 }, { field: "amount", lt: 5 }] }, score: 60 },
-    { id: "ato", when: { all: [{ feature: "card.new_country", eq: 1 }, { feature: "card.new_device", eq: 1 }, { field: "amount", gte: 500 }] }, score: 50 },
-    { id: "zscore", when: { feature: "card.amount_zscore_30d", gt: 4 }, score: 20 },
-    { id: "merchant", when: { feature: "merchant.fraud_rate_30d", gt: 0.1 }, score: 30 },
+    { id: "ato", when: { all: [{ feature: "card.countries_24h", gte: 2 }, { feature: "card.devices_24h", gte: 2 }, { field: "amount", gte: 500 }] }, score: 50 },
+    { id: "zscore", when: { feature: "amount_z", gt: 4 }, score: 20 },
+    { id: "merchant", when: { feature: "merchant.cards_24h", gt: 50 }, score: 30 },
   ],
 };
 
@@ -72,27 +72,8 @@ async function throughBus(rules: unknown, synchronous: "NORMAL" | "FULL") {
   const p = await startTestProcess({ placement: "inprocess", dataDir, modules: { decision: { rules, audit: { synchronous } } } });
   let next = 0;
   const call = () => p.bus.call(decisionContract, "decide", inputs[next++ % inputs.length]);
-  for (let i = 0; i < 5000; i++) await call();
-  const lat: number[] = [];
-  let until = performance.now() + seconds * 1000;
-  while (performance.now() < until) {
-    const t = performance.now();
-    await call();
-    lat.push((performance.now() - t) * 1000);
-  }
-  const single = summarize(lat, seconds);
-  let count = 0;
-  const started = performance.now();
-  until = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (performance.now() < until) {
-        await call();
-        count++;
-      }
-    }),
-  );
-  const perSecond = count / ((performance.now() - started) / 1000);
+  const single = summarize(await sequentialLatencies(call, seconds, 5000), seconds);
+  const perSecond = await closedLoopRate(call, 64, seconds);
   const decided = next;
   await p.close();
   const db = new Database(join(dataDir, "decision", "decisions.sqlite"), { readonly: true });

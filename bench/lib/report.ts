@@ -35,3 +35,32 @@ export function machine(): string {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   return `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform} ${process.arch}, Bun ${Bun.version}, ${new Date().toISOString()}`;
 }
+
+/** Per-call latencies in µs of `call`, one at a time for `seconds`, after `warmup` untimed calls (JIT, pools). */
+export async function sequentialLatencies(call: () => Promise<unknown>, seconds: number, warmup: number): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await call();
+  const out: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until) {
+    const t = performance.now();
+    await call();
+    out.push((performance.now() - t) * 1000);
+  }
+  return out;
+}
+
+/** Calls per second with `concurrency` loops calling back to back for `seconds`. */
+export async function closedLoopRate(call: () => Promise<unknown>, concurrency: number, seconds: number): Promise<number> {
+  let count = 0;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        await call();
+        count++;
+      }
+    }),
+  );
+  return count / ((performance.now() - started) / 1000);
+}
