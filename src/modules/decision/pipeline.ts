@@ -5,7 +5,7 @@
  * event. Every hop is a bus call, so each stage can run in another process.
  */
 import type { Static } from "@sinclair/typebox";
-import { modelRow } from "../../ml/model-input";
+import { toModelInput } from "../../ml/model-input";
 import type { Bus } from "../../runtime/bus/bus";
 import type { CallContext } from "../../runtime/contract";
 import { CleaveError, invalidArgument, unavailable } from "../../runtime/errors";
@@ -36,17 +36,19 @@ export function createScorer(bus: Bus, p: Pipeline, decide: (input: DecideInput,
     }
     const vector = await bus.call(featureContract, "observe", { seq, event });
     const row = vector.rows[0];
-    const features: Record<string, Scalar> = {};
-    for (const name of p.features) {
+    // The model's columns picked from the vector once: for the answer and, as numbers, for the model.
+    const picked = p.features.map((name) => {
       const i = vector.featureNames.indexOf(name);
-      features[name] = i < 0 ? null : row.values[i];
-    }
+      return i < 0 ? null : row.values[i];
+    });
+    const features: Record<string, Scalar> = {};
+    p.features.forEach((name, i) => (features[name] = picked[i]));
 
     let inferred;
     try {
       inferred = await bus.call(inferenceContract, "infer", {
         name: p.model,
-        inputs: [{ name: p.input, datatype: "FP32", shape: [1, p.features.length], data: modelRow(p.features, vector.featureNames, row.values) }],
+        inputs: [{ name: p.input, datatype: "FP32", shape: [1, p.features.length], data: toModelInput(picked) }],
         outputs: [{ name: p.output }],
       });
     } catch (err) {
