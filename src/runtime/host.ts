@@ -74,7 +74,6 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
     deployment: config.deployment,
     defaultTimeoutMs: config.bus.defaultTimeoutMs,
     log,
-    contracts,
     metrics,
     policy: config.auth.mode === "on" ? new AccessPolicy(config.auth) : undefined,
   });

@@ -3,9 +3,8 @@
  * factory, see plugins/README.md); once loaded it is a module like the built-in ones, placed by config and
  * reached only through the bus.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { readFileSync } from "node:fs";
 import type { ModuleCatalog, ModuleDefinition } from "./contract";
 import { ConfigError, type LoadedConfig, parseConfigText, validateConfig } from "./config/load";
 

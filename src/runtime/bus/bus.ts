@@ -42,8 +42,6 @@ export interface BusOptions {
   deployment: string;
   defaultTimeoutMs: number;
   log: Logger;
-  /** Modules whose contracts this process knows, for event validation and health operations. */
-  contracts: Record<string, ModuleContract>;
   metrics?: RuntimeMetrics;
   /** The deployment's access rules when auth is on, for modules' own checks (`bus.authorize`). */
   policy?: AccessPolicy;
