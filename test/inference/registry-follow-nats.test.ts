@@ -113,8 +113,12 @@ test("replicas started before the registry load once it appears, both follow a m
   // The registry going away changes nothing for traffic; health says so until it is back.
   await registry.close();
   const health = () => gateway.bus.call("inference", HEALTH_OPERATION, {}) as Promise<{ status: string; details: any }>;
-  await waitFor(async () => (await health()).status === "degraded");
-  expect((await health()).details.reasons.join()).toContain("registry not reachable");
+  // Two replicas answer health through one queue group: every answer must be degraded, each with the reason.
+  await waitFor(async () => (await Promise.all([health(), health(), health(), health()])).every((h) => h.status === "degraded"));
+  for (const h of await Promise.all([health(), health(), health(), health()])) {
+    expect(h.status).toBe("degraded");
+    expect(h.details.reasons.join()).toContain("registry not reachable");
+  }
   expect(await allServe(gateway.url!, "2")).toBe(true);
   await start(["registry"], false);
   await waitFor(async () => (await Promise.all([health(), health(), health(), health()])).every((h) => h.status === "ok"));
