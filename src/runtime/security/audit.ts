@@ -10,7 +10,6 @@ import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Statement } from "better-sqlite3";
-import type { Logger } from "../log";
 import { type Db, openDatabase } from "../native/sqlite";
 
 export interface AuditRecord {
@@ -35,7 +34,7 @@ const MIGRATIONS = [
 ];
 
 const GENESIS = "0".repeat(64);
-const MAX_QUEUE = 100_000;
+export const MAX_QUEUE = 100_000;
 
 export const auditPath = (dataDir: string) => join(dataDir, "audit", "audit.db");
 
@@ -85,6 +84,11 @@ function clipped(record: AuditRecord): AuditRecord {
   return record;
 }
 
+/** Where a failed write is reported (a pino logger, or the writer thread's message to the main thread). */
+export interface WriteErrorLog {
+  error(obj: { err: unknown; records: number }, msg: string): void;
+}
+
 export class AuditLog {
   private readonly db: Db;
   private readonly statements: Record<"head" | "anchor" | "insert", Statement<unknown[]>>;
@@ -96,7 +100,7 @@ export class AuditLog {
 
   constructor(
     file: string,
-    private readonly opts: { flushIntervalMs: number; retentionDays: number; log: Logger },
+    private readonly opts: { flushIntervalMs: number; retentionDays: number; log: WriteErrorLog },
   ) {
     mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
     this.db = openDatabase(file, { migrations: MIGRATIONS });
@@ -112,13 +116,14 @@ export class AuditLog {
     this.applyRetention();
   }
 
-  append(record: AuditRecord): void {
+  /** `at`: when the audited request was answered (ms), if earlier than now (records reach a writer thread later). */
+  append(record: AuditRecord, at = Date.now()): void {
     if (this.queue.length >= MAX_QUEUE) {
       // The disk is not keeping up (or is full): count what is lost rather than grow without bound.
       this.dropped++;
       return;
     }
-    this.queue.push({ at: Date.now(), record: clipped(record) });
+    this.queue.push({ at, record: clipped(record) });
   }
 
   flush(): void {
