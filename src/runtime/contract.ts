@@ -18,7 +18,8 @@ export interface OperationDef<I extends TSchema = TSchema, O extends TSchema = T
 export interface HttpRequestView {
   params: Record<string, string>;
   query: Record<string, string | undefined>;
-  headers: Record<string, string | undefined>;
+  /** A request header by (case-insensitive) name. */
+  header(name: string): string | undefined;
   /** Parsed JSON for `body: "json"`, raw bytes for `body: "raw"`, undefined for `body: "none"`. */
   body: unknown;
 }

@@ -4,7 +4,7 @@
  * OTLP/HTTP; when not, nothing is recorded and a span is only its context (ids), made without the SDK's
  * sampling and bookkeeping — the common case pays almost nothing.
  */
-import { context, propagation, trace, type Context, type Span, SpanKind, SpanStatusCode, TraceFlags } from "@opentelemetry/api";
+import { context, isSpanContextValid, propagation, trace, type Context, type Span, SpanKind, SpanStatusCode, TraceFlags } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -86,17 +86,15 @@ class PooledIdGenerator {
 
 const ids = new PooledIdGenerator();
 
-interface Carrier {
-  traceparent?: string;
-  tracestate?: string;
+/** The `traceparent` of the active span, for the wire (formatted directly: the propagator API showed in profiles). */
+export function currentTraceparent(ctx: Context = context.active()): string | undefined {
+  const sc = trace.getSpanContext(ctx);
+  if (!sc || !isSpanContextValid(sc)) return undefined;
+  return `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & TraceFlags.SAMPLED).toString(16)}`;
 }
 
-/** The `traceparent` of the active span, for the wire. */
-export function currentTraceparent(ctx: Context = context.active()): string | undefined {
-  const carrier: Carrier = {};
-  propagation.inject(ctx, carrier);
-  return carrier.traceparent;
-}
+/** Whether spans are recorded (and exported); when not, a span only carries ids. */
+export const isRecording = () => recording;
 
 export function currentTraceId(): string {
   return trace.getActiveSpan()?.spanContext().traceId ?? "";

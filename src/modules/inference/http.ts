@@ -30,7 +30,7 @@ function asObject(value: unknown, what: string): Record<string, unknown> {
 /** POST /v2/models/{name}[/versions/{v}]/infer → `infer` input. */
 export function inferInputFromHttp(req: HttpRequestView): unknown {
   const body = req.body as Uint8Array;
-  const declared = req.headers[HEADER_LENGTH];
+  const declared = req.header(HEADER_LENGTH);
   if (declared === undefined) {
     const request = asObject(parseJson(body, "request body"), "request body");
     return { ...request, name: req.params.name, version: req.params.version };

@@ -12,9 +12,9 @@ const BASE = "/v1/registry";
 const int = (s: string | undefined) => (s !== undefined && /^[0-9]{1,15}$/.test(s) ? Number(s) : s);
 
 function headerActor(req: HttpRequestView) {
-  const id = req.headers["x-cleave-actor"];
+  const id = req.header("x-cleave-actor");
   if (!id) return undefined;
-  const roles = (req.headers["x-cleave-roles"] ?? "").split(",").map((r) => r.trim()).filter(Boolean);
+  const roles = (req.header("x-cleave-roles") ?? "").split(",").map((r) => r.trim()).filter(Boolean);
   return { id, roles };
 }
 
@@ -44,10 +44,11 @@ const withActor = (req: HttpRequestView, extra: Record<string, unknown>) => {
  */
 function pushInput(req: HttpRequestView) {
   const raw = req.body as Uint8Array;
-  const type = req.headers["content-type"] ?? "";
+  const type = req.header("content-type") ?? "";
+  const metadata = req.header("x-cleave-metadata");
   const meta = type.includes("application/json")
     ? jsonObject(new TextDecoder().decode(raw), "the request body")
-    : { ...(req.headers["x-cleave-metadata"] ? jsonObject(req.headers["x-cleave-metadata"], "header x-cleave-metadata") : {}), bytes: raw };
+    : { ...(metadata ? jsonObject(metadata, "header x-cleave-metadata") : {}), bytes: raw };
   const actor = meta.actor ?? headerActor(req);
   return { ...meta, model: req.params.name, ...(actor ? { actor } : {}) };
 }

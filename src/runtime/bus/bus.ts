@@ -17,7 +17,8 @@ import type {
 import { CleaveError, deadlineExceeded, toCleaveError, unavailable } from "../errors";
 import type { Logger } from "../log";
 import type { RuntimeMetrics } from "../metrics";
-import { contextFromTraceparent, currentTraceparent, inSpan, SpanKind } from "../tracing";
+import { context, type Context } from "@opentelemetry/api";
+import { contextFromTraceparent, currentTraceparent, inSpan, isRecording, SpanKind } from "../tracing";
 import { assertSchema } from "../validation";
 import { type AccessPolicy, authorizeCall, type Resource } from "../security/policy";
 import type { Envelope, EventEnvelope, Reply, SubscribeOptions, Transport } from "./transport";
@@ -117,14 +118,21 @@ export class Bus {
   }
 
   private send(module: string, operation: string, input: unknown, timeoutMs: number, identity?: Identity) {
-    return inSpan(`call ${module}.${operation}`, SpanKind.CLIENT, contextFromTraceparent(undefined), async (_span, ctx) => {
-      const envelope: Envelope = { payload: input, timeoutMs, traceparent: currentTraceparent(ctx), identity, context: ctx };
-      // The transport settles by the deadline (NATS request timeout; in-process, the serving side's timer), so no
-      // second timer is needed here.
-      const reply = await this.transport.request(module, operation, envelope);
-      if (!reply.ok) throw CleaveError.fromShape(reply.error);
-      return reply.result;
-    });
+    // A client span that is not recorded would only be a fresh span id between the caller's span and the callee's:
+    // the callee's span follows the caller's directly instead, and the trace id is the same either way.
+    if (!isRecording()) return this.exchange(module, operation, input, timeoutMs, identity, context.active());
+    return inSpan(`call ${module}.${operation}`, SpanKind.CLIENT, context.active(), (_span, ctx) =>
+      this.exchange(module, operation, input, timeoutMs, identity, ctx),
+    );
+  }
+
+  private async exchange(module: string, operation: string, input: unknown, timeoutMs: number, identity: Identity | undefined, ctx: Context) {
+    const envelope: Envelope = { payload: input, timeoutMs, traceparent: currentTraceparent(ctx), identity, context: ctx };
+    // The transport settles by the deadline (NATS request timeout; in-process, the serving side's timer), so no
+    // second timer is needed here.
+    const reply = await this.transport.request(module, operation, envelope);
+    if (!reply.ok) throw CleaveError.fromShape(reply.error);
+    return reply.result;
   }
 
   /** Serves a module's operations (plus the health operation) from this process. */

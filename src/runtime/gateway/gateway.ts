@@ -171,21 +171,17 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         decisionId: typeof decisionId === "string" ? decisionId : undefined,
       });
     };
-    return inSpan(`${route.method} ${route.path}`, SpanKind.SERVER, parent, async (span) => {
-      set.headers.traceparent = currentTraceparent() ?? "";
+    return inSpan(`${route.method} ${route.path}`, SpanKind.SERVER, parent, async (span, ctx) => {
+      set.headers.traceparent = currentTraceparent(ctx) ?? "";
       try {
         const declared = Number(request.headers.get("content-length") ?? 0);
         if (declared > opts.maxBodyBytes) {
           throw new CleaveError("PAYLOAD_TOO_LARGE", `request body of ${declared} bytes exceeds the limit of ${opts.maxBodyBytes}`);
         }
-        let headers: Record<string, string> | undefined;
         const view: HttpRequestView = {
           params,
           query,
-          // Copied only for a route that reads them (the binary extension, the registry's actor): most never do.
-          get headers() {
-            return (headers ??= Object.fromEntries(request.headers));
-          },
+          header: (name) => request.headers.get(name) ?? undefined,
           body: await readBody(request, bodyKind, opts.limits, opts.maxBodyBytes),
         };
         if (bodyKind === "json") checkInferenceBody(view.body, opts.limits);
