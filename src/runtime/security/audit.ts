@@ -89,11 +89,14 @@ export interface WriteErrorLog {
   error(obj: { err: unknown; records: number }, msg: string): void;
 }
 
+/** A record as it is hashed and stored: its JSON, with over-long fields clipped. */
+export const serializeRecord = (record: AuditRecord): string => JSON.stringify(clipped(record));
+
 export class AuditLog {
   private readonly db: Db;
   private readonly statements: Record<"head" | "anchor" | "insert", Statement<unknown[]>>;
-  /** Time (ms) and record as given; serialized at flush, off each request's own path. */
-  private queue: { at: number; record: AuditRecord }[] = [];
+  /** Time (ms) and the record's JSON (clipped), as hashed and stored. */
+  private queue: { at: number; json: string }[] = [];
   private timer?: ReturnType<typeof setInterval>;
   private retentionTimer?: ReturnType<typeof setInterval>;
   dropped = 0;
@@ -118,12 +121,17 @@ export class AuditLog {
 
   /** `at`: when the audited request was answered (ms), if earlier than now (records reach a writer thread later). */
   append(record: AuditRecord, at = Date.now()): void {
+    this.appendSerialized(at, serializeRecord(record));
+  }
+
+  /** A record already through `serializeRecord` (the writer thread receives them so). */
+  appendSerialized(at: number, json: string): void {
     if (this.queue.length >= MAX_QUEUE) {
       // The disk is not keeping up (or is full): count what is lost rather than grow without bound.
       this.dropped++;
       return;
     }
-    this.queue.push({ at, record: clipped(record) });
+    this.queue.push({ at, json });
   }
 
   flush(): void {
@@ -142,9 +150,8 @@ export class AuditLog {
           for (const r of batch) {
             seq++;
             at = new Date(r.at).toISOString();
-            const record = JSON.stringify(r.record);
-            const hash = fastChainHash(prev, seq, at, record);
-            lines.push(`${seq}\t${at}\t${hash}\t${record}`);
+            const hash = fastChainHash(prev, seq, at, r.json);
+            lines.push(`${seq}\t${at}\t${hash}\t${r.json}`);
             prev = hash;
           }
           this.statements.insert.run(first, seq, prev, at, lines.join("\n"));
