@@ -76,11 +76,14 @@ export class Scheduler {
     if (!this.batchable) return { rows: 1, key: "" };
     let rows = -1;
     let key = "";
-    for (const [name, t] of Object.entries(feeds)) {
-      if (rows === -1) rows = t.shape[0];
+    for (const name in feeds) {
+      const shape = feeds[name].shape;
+      if (rows === -1) rows = shape[0];
       // Inputs disagreeing on dim 0 cannot be split back by rows: such a request runs alone.
-      else if (t.shape[0] !== rows) return { rows: 1, key: `solo:${Math.random()}` };
-      key += `${name}:${t.shape.slice(1).join(",")};`;
+      else if (shape[0] !== rows) return { rows: 1, key: `solo:${Math.random()}` };
+      key += name;
+      for (let i = 1; i < shape.length; i++) key += `,${shape[i]}`;
+      key += ";";
     }
     return { rows: Math.max(rows, 0), key };
   }

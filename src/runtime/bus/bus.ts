@@ -127,7 +127,7 @@ export class Bus {
   }
 
   private async exchange(module: string, operation: string, input: unknown, timeoutMs: number, identity: Identity | undefined, ctx: Context) {
-    const envelope: Envelope = { payload: input, timeoutMs, traceparent: currentTraceparent(ctx), identity, context: ctx };
+    const envelope: Envelope = { payload: input, timeoutMs, identity, context: ctx };
     // The transport settles by the deadline (NATS request timeout; in-process, the serving side's timer), so no
     // second timer is needed here.
     const reply = await this.transport.request(module, operation, envelope);
@@ -174,7 +174,6 @@ export class Bus {
       const deadline = Date.now() + envelope.timeoutMs;
       // Created only if the handler looks at ctx.signal: most never do, and it is a visible cost per call.
       let abort: AbortController | undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         if (!handler) throw new CleaveError("NOT_FOUND", `${module} has no operation "${operation}"`);
         if (envelope.timeoutMs <= 0) throw deadlineExceeded(`${qualified} arrived after its deadline`);
@@ -188,15 +187,30 @@ export class Bus {
           traceId: span.spanContext().traceId,
           identity: envelope.identity,
         };
-        const expired = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
+        const result = await new Promise((resolve, reject) => {
+          // Settles once: with the handler's outcome, or at the deadline (one timer; no second promise to race).
+          let settled = false;
+          const timer = setTimeout(() => {
+            settled = true;
             const reason = deadlineExceeded(`${qualified} exceeded its deadline`);
-            // Reject first: a handler that returns as soon as it sees the abort must not win the race.
+            // Rejected before the abort: a handler that returns as soon as it sees the abort must not win.
             reject(reason);
             abort?.abort(reason);
           }, envelope.timeoutMs);
+          const settle = (fn: (value: unknown) => void) => (value: unknown) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            fn(value);
+          };
+          const fulfil = settle(resolve);
+          const fail = settle(reject);
+          try {
+            Promise.resolve(ambient.run({ ctx, module }, handler, envelope.payload, ctx)).then(fulfil, fail);
+          } catch (err) {
+            fail(err);
+          }
         });
-        const result = await Promise.race([ambient.run({ ctx, module }, handler, envelope.payload, ctx), expired]);
         if (def) this.checkOutput(def.output, result, qualified);
         this.opts.metrics?.servedCall(module, operation, "OK");
         return { ok: true, result } as Reply;
@@ -205,8 +219,6 @@ export class Bus {
         if (error.code === "INTERNAL") this.opts.log.error({ err, operation: qualified }, "operation failed");
         this.opts.metrics?.servedCall(module, operation, error.code);
         return failure(error);
-      } finally {
-        clearTimeout(timer);
       }
     });
   }

@@ -6,7 +6,7 @@
 import { roundTrip } from "../codec";
 import { CleaveError, unavailable } from "../errors";
 import type { Logger } from "../log";
-import type { Dispatch, Envelope, EventEnvelope, EventHandler, Reply, SubscribeOptions, Transport } from "./transport";
+import { type Dispatch, type Envelope, type EventEnvelope, type EventHandler, type Reply, type SubscribeOptions, type Transport, wireTraceparent } from "./transport";
 
 interface Subscriber {
   handler: EventHandler;
@@ -29,7 +29,7 @@ export class InProcessTransport implements Transport {
     if (!this.opts.serialize) return dispatch(operation, envelope);
     let sent: Envelope;
     try {
-      sent = roundTrip({ ...envelope, context: undefined });
+      sent = roundTrip({ ...envelope, traceparent: wireTraceparent(envelope), context: undefined });
     } catch (err) {
       throw err instanceof CleaveError ? err : new CleaveError("INVALID_ARGUMENT", String(err));
     }

@@ -9,7 +9,7 @@
  */
 import { decode, encode } from "../codec";
 import { CleaveError } from "../errors";
-import type { Envelope } from "./transport";
+import { type Envelope, wireTraceparent } from "./transport";
 
 const VERSION = 1;
 const FIXED = 12;
@@ -17,7 +17,8 @@ const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
 export function encodeRequest(envelope: Envelope): Uint8Array {
-  const trace = envelope.traceparent ? textEncoder.encode(envelope.traceparent) : new Uint8Array(0);
+  const traceparent = wireTraceparent(envelope);
+  const trace = traceparent ? textEncoder.encode(traceparent) : new Uint8Array(0);
   const identity = envelope.identity ? textEncoder.encode(JSON.stringify(envelope.identity)) : new Uint8Array(0);
   const payload = encode(envelope.payload);
   const head = (FIXED + trace.length + identity.length + 7) & ~7;

@@ -6,14 +6,17 @@
 import type { Context } from "@opentelemetry/api";
 import type { Identity } from "../contract";
 import type { ErrorShape } from "../errors";
+import { currentTraceparent } from "../tracing";
 
 export interface Envelope {
   payload: unknown;
   /** The caller's remaining budget in ms when it sent the call: relative, so clocks need not agree. */
   timeoutMs: number;
+  /** The caller's span as it arrived from the wire; a caller in this process passes `context` instead. */
   traceparent?: string;
   identity?: Identity;
-  /** The caller's trace context object, for an in-process call that skips the wire (never serialized). */
+  /** The caller's trace context object: used as is in process; a transport that serializes the envelope sends it
+   * as `traceparent` (wireTraceparent), so in-process calls never format one. */
   context?: Context;
 }
 
@@ -50,3 +53,6 @@ export interface Transport {
   connected(): boolean;
   close(): Promise<void>;
 }
+
+/** The `traceparent` an envelope carries across a wire. */
+export const wireTraceparent = (envelope: Envelope) => envelope.traceparent ?? currentTraceparent(envelope.context);

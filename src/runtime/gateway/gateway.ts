@@ -66,7 +66,7 @@ export function createGateway(opts: GatewayOptions) {
     // Every route but /healthz passes here after routing (so `route` is the matched pattern, whatever tricks the
     // raw path played): 401/403/429 before any handler, body read or bus call.
     .onBeforeHandle({ as: "global" }, async ({ request, route, params, server }) => {
-      if (!security || route === "/healthz") return;
+      if (!security?.gates || route === "/healthz") return;
       const operation =
         resources.get(`${request.method} ${route}`) ?? RUNTIME_ROUTES[route] ?? (route.startsWith("/openapi") ? "runtime.openapi" : "runtime.unknown");
       const resource: Resource = { operation, model: modelOf(params as Record<string, string>) };
@@ -141,7 +141,8 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
   const op = contract.operations[route.operation];
   // Per-request debug lines cost an object each even when the level drops them: decided once.
   const debug = opts.log.isLevelEnabled("debug");
-  const handler = async ({ request, params, query, set }: any) => {
+  // Not destructuring `query`: Elysia would parse every request's query string, which few routes read.
+  const handler = async ({ request, params, set }: any) => {
     const admission = admissions.get(request);
     if (admission?.headers) Object.assign(set.headers, admission.headers);
     const requestId = request.headers.get("x-request-id") ?? crypto.randomUUID();
@@ -178,9 +179,12 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         if (declared > opts.maxBodyBytes) {
           throw new CleaveError("PAYLOAD_TOO_LARGE", `request body of ${declared} bytes exceeds the limit of ${opts.maxBodyBytes}`);
         }
+        let query: Record<string, string> | undefined;
         const view: HttpRequestView = {
           params,
-          query,
+          get query() {
+            return (query ??= queryOf(request.url));
+          },
           header: (name) => request.headers.get(name) ?? undefined,
           body: await readBody(request, bodyKind, opts.limits, opts.maxBodyBytes),
         };
@@ -217,6 +221,11 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
   // error shape, and raw bodies (binary tensors, model files) are never decoded as text. The bus validates the
   // operation input, so the body is documented here, not validated twice.
   app.route(route.method, route.path, handler, { detail, parse: "none" } as any);
+}
+
+function queryOf(url: string): Record<string, string> {
+  const start = url.indexOf("?");
+  return start < 0 ? {} : Object.fromEntries(new URLSearchParams(url.slice(start + 1)));
 }
 
 function defaultInput(req: HttpRequestView): unknown {

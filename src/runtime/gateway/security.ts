@@ -122,6 +122,11 @@ export class GatewaySecurity {
     throw new CleaveError("UNAUTHENTICATED", "the credentials are not valid");
   }
 
+  /** Whether requests need `admit` at all (auth on, or some rate limit set; rate limits can be reloaded). */
+  get gates(): boolean {
+    return this.enabled || this.limiter.active;
+  }
+
   /** Authenticates, authorizes and rate-limits one request; throws the refusal (401/403/429). */
   async admit(request: Request, resource: Resource, route: string, clientAddress: () => string): Promise<Admission> {
     let identity: Identity | undefined;
