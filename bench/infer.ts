@@ -3,12 +3,13 @@
  *
  * For a small MLP (30→64→1) and a heavy wide MLP (256→2048→2048→1), at several concurrencies:
  *   (a) a raw onnxruntime-node loop in this process (tensor creation + session.run, no HTTP);
+ *   (b0) the same handler on bare Bun.serve, no framework: the floor any HTTP server here stands on;
  *   (b) a minimal hand-written Elysia V2 handler (JSON in, session.run, JSON out);
  *   (c) Cleave's V2 endpoint with default settings (gateway → bus → inference module);
  *   (c1) heavy model only: Cleave with batching off (maxBatchSize 1), same worker count as (c).
  * HEAVY_WIDTH (default 4096) sets the heavy model's hidden width: 256→W→W→1.
- * HTTP load comes from a separate process (bench/infer-load.ts) with keep-alive fetch on loopback; every cell is
- * bounded in time and request count. BENCH_SECONDS (default 2) and BENCH_ROUNDS (default 3) set the effort.
+ * HTTP load comes from wrk (bench/lib/wrk.ts) in its own process, keep-alive on loopback. BENCH_SECONDS (default 2)
+ * and BENCH_ROUNDS (default 3) set the effort; BENCH_MODELS (default "small,heavy") picks the models.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -20,12 +21,14 @@ import { startProcess } from "../src/runtime/host";
 import { createLogger } from "../src/runtime/log";
 import { loadOnnxRuntime } from "../src/runtime/native/onnxruntime";
 import { smallMlp, wideMlp } from "../test/fixtures/make-models";
+import { requireWrk, wrk, writeBodies } from "./lib/wrk";
+
+requireWrk();
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 /** Each cell runs this many times, interleaved with the other modes, and reports its median round (by req/s):
  * the machine is shared, and interleaving spreads other load over all modes alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const MAX_REQUESTS = 200_000;
 const CONCURRENCY = [1, 8, 32, 64];
 const dir = mkdtempSync(join(tmpdir(), "cleave-bench-"));
 const HEAVY_WIDTH = Number(process.env.HEAVY_WIDTH ?? 4096);
@@ -50,7 +53,7 @@ async function rawLoop(model: keyof typeof MODELS, concurrency: number): Promise
   const end = performance.now() + SECONDS * 1000;
   const start = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < end && latencies.length < MAX_REQUESTS) {
+    while (performance.now() < end) {
       const t = performance.now();
       await once();
       latencies.push(performance.now() - t);
@@ -62,25 +65,48 @@ async function rawLoop(model: keyof typeof MODELS, concurrency: number): Promise
   return { model, mode: "a raw loop", concurrency, rps: latencies.length / seconds, p50Us: latencies[latencies.length >> 1] * 1000, p99Us: latencies[Math.floor(latencies.length * 0.99)] * 1000, errors: 0 };
 }
 
-/** Runs the load generator process against a URL. */
+/** wrk against a URL (each server was warmed up by the cells before; JIT and pools settle within the first). */
 async function httpLoad(model: string, mode: string, url: string, width: number, concurrency: number): Promise<Cell> {
-  const bodyFile = join(dir, `body-${width}.json`);
-  writeFileSync(bodyFile, JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [1, width], data: rowOf(width) }] }));
-  const proc = Bun.spawn(["bun", join(import.meta.dir, "infer-load.ts"), url, bodyFile, String(concurrency), String(SECONDS * 1000), String(MAX_REQUESTS)], { stdout: "pipe", stderr: "inherit" });
-  const out = JSON.parse((await new Response(proc.stdout).text()).trim().split("\n").at(-1)!);
-  await proc.exited;
+  const bodyFile = writeBodies(join(dir, `body-${width}.txt`), [{ inputs: [{ name: "x", datatype: "FP32", shape: [1, width], data: rowOf(width) }] }]);
+  const out = await wrk({ url, bodyFile, connections: concurrency, seconds: SECONDS });
   return { model, mode, concurrency, rps: out.requests / out.seconds, p50Us: out.p50Us, p99Us: out.p99Us, errors: out.errors };
+}
+
+type Session = Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+
+/** What (b0) and (b) both do per request: one session.run on the request's single input. */
+async function handRolled(sessions: Record<string, Session>, name: string, input: { shape: number[]; data: number[] }) {
+  const result = await sessions[name].run({ x: new ort.Tensor("float32", Float32Array.from(input.data.flat()), input.shape) });
+  return { model_name: name, model_version: "1", outputs: [{ name: "y", datatype: "FP32", shape: result.y.dims, data: Array.from(result.y.data as Float32Array) }] };
+}
+
+async function sessionsByModel() {
+  const sessions: Record<string, Session> = {};
+  for (const [name, m] of Object.entries(MODELS)) sessions[name] = await ort.InferenceSession.create(m.bytes, sessionOptions);
+  return sessions;
+}
+
+/** (b0): no framework at all, Bun's own router. */
+async function bareBunServe() {
+  const sessions = await sessionsByModel();
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: {
+      "/v2/models/:name/infer": {
+        POST: async (req) => Response.json(await handRolled(sessions, req.params.name, ((await req.json()) as { inputs: { shape: number[]; data: number[] }[] }).inputs[0])),
+      },
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
 }
 
 /** (b): the smallest honest V2 server: parse JSON, run, answer JSON. */
 async function minimalElysia() {
-  const sessions: Record<string, Awaited<ReturnType<typeof ort.InferenceSession.create>>> = {};
-  for (const [name, m] of Object.entries(MODELS)) sessions[name] = await ort.InferenceSession.create(m.bytes, sessionOptions);
-  const app = new Elysia().post("/v2/models/:name/infer", async ({ params, body }) => {
-    const input = (body as { inputs: { shape: number[]; data: number[] }[] }).inputs[0];
-    const result = await sessions[params.name].run({ x: new ort.Tensor("float32", Float32Array.from(input.data.flat()), input.shape) });
-    return { model_name: params.name, model_version: "1", outputs: [{ name: "y", datatype: "FP32", shape: result.y.dims, data: Array.from(result.y.data as Float32Array) }] };
-  });
+  const sessions = await sessionsByModel();
+  const app = new Elysia().post("/v2/models/:name/infer", ({ params, body }) =>
+    handRolled(sessions, params.name, (body as { inputs: { shape: number[]; data: number[] }[] }).inputs[0]),
+  );
   app.listen({ hostname: "127.0.0.1", port: 0 });
   return { url: `http://127.0.0.1:${app.server!.port}`, stop: () => app.stop() };
 }
@@ -101,14 +127,17 @@ async function cleave() {
   return { running, index };
 }
 
+const bare = await bareBunServe();
 const elysia = await minimalElysia();
 const { running, index } = await cleave();
 const median = (runs: Cell[]) => [...runs].sort((x, y) => x.rps - y.rps)[runs.length >> 1];
-for (const model of ["small", "heavy"] as const) {
+const chosen = (process.env.BENCH_MODELS ?? "small,heavy").split(",") as (keyof typeof MODELS)[];
+for (const model of chosen) {
   const width = MODELS[model].width;
   for (const c of CONCURRENCY) {
     const modes: [string, () => Promise<Cell>][] = [
       ["a raw loop", () => rawLoop(model, c)],
+      ["b0 bare Bun.serve", () => httpLoad(model, "b0 bare Bun.serve", `${bare.url}/v2/models/${model}/infer`, width, c)],
       ["b minimal Elysia", () => httpLoad(model, "b minimal Elysia", `${elysia.url}/v2/models/${model}/infer`, width, c)],
       ["c Cleave default", () => httpLoad(model, "c Cleave default", `${running.url}/v2/models/${model}/infer`, width, c)],
     ];
@@ -124,6 +153,7 @@ for (const model of ["small", "heavy"] as const) {
     }
   }
 }
+bare.stop();
 elysia.stop();
 await running.stop();
 
@@ -138,7 +168,12 @@ const lines = [
   "",
 ];
 const find = (model: string, mode: string, c: number) => cells.find((x) => x.model === model && x.mode.startsWith(mode) && x.concurrency === c)!;
-for (const c of [32, 64]) lines.push(`small, concurrency ${c}: (c)/(b) throughput = ${(find("small", "c ", c).rps / find("small", "b", c).rps).toFixed(2)} (goal ≥ 0.9)`);
-lines.push(`small, concurrency 1: p50 (c) − (a) = ${fmt(find("small", "c ", 1).p50Us - find("small", "a", 1).p50Us)} µs (goal ≤ 60); (c) − (b) = ${fmt(find("small", "c ", 1).p50Us - find("small", "b", 1).p50Us)} µs`);
-lines.push(`heavy, concurrency 64: batched/unbatched throughput = ${(find("heavy", "c ", 64).rps / find("heavy", "c1", 64).rps).toFixed(2)} (goal ≥ 4)`);
+if (chosen.includes("small")) {
+  for (const c of [32, 64]) lines.push(`small, concurrency ${c}: (c)/(b) throughput = ${(find("small", "c ", c).rps / find("small", "b ", c).rps).toFixed(2)} (goal ≥ 0.9)`);
+  const p50 = (mode: string) => find("small", mode, 1).p50Us;
+  lines.push(`small, concurrency 1: p50 (c) − (a) = ${fmt(p50("c ") - p50("a "))} µs (goal ≤ 60); for comparison (b) − (a) = ${fmt(p50("b ") - p50("a "))} µs, (b0) − (a) = ${fmt(p50("b0") - p50("a "))} µs`);
+}
+if (chosen.includes("heavy")) {
+  lines.push(`heavy, concurrency 64: batched/unbatched throughput = ${(find("heavy", "c ", 64).rps / find("heavy", "c1", 64).rps).toFixed(2)} (goal ≥ 4)`);
+}
 console.log(lines.join("\n"));
