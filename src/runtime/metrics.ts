@@ -19,7 +19,10 @@ interface Series {
 
 /** A labelled histogram or counter in prom-client's custom-metric shape (`get()` at scrape time). */
 class HotMetric {
-  private readonly series = new Map<string, Series>();
+  private readonly series: Series[] = [];
+  /** Label values → series, one Map level per label: lookups by the (mostly constant) strings themselves, with no
+   * key string built per observation. */
+  private readonly index = new Map<string, unknown>();
   readonly aggregator = "sum";
 
   constructor(
@@ -29,14 +32,25 @@ class HotMetric {
     private readonly labelNames: string[],
   ) {}
 
-  record(values: string[], seconds = 0): void {
-    const key = values.join("\u0000");
-    let s = this.series.get(key);
+  private lookup(values: string[]): Series {
+    let level = this.index;
+    for (let i = 0; i < values.length - 1; i++) {
+      let next = level.get(values[i]) as Map<string, unknown> | undefined;
+      if (!next) level.set(values[i], (next = new Map()));
+      level = next;
+    }
+    let s = level.get(values[values.length - 1]) as Series | undefined;
     if (!s) {
       const labels = Object.fromEntries(this.labelNames.map((n, i) => [n, values[i]]));
       s = { labels, counts: new Float64Array(LATENCY_BUCKETS.length), sum: 0, count: 0 };
-      this.series.set(key, s);
+      level.set(values[values.length - 1], s);
+      this.series.push(s);
     }
+    return s;
+  }
+
+  record(values: string[], seconds = 0): void {
+    const s = this.lookup(values);
     s.count++;
     if (this.type === "counter") return;
     s.sum += seconds;
@@ -48,7 +62,7 @@ class HotMetric {
 
   get() {
     const values: { labels: Record<string, string | number>; value: number; metricName?: string }[] = [];
-    for (const s of this.series.values()) {
+    for (const s of this.series) {
       if (this.type === "counter") {
         values.push({ labels: s.labels, value: s.count });
         continue;
@@ -66,7 +80,8 @@ class HotMetric {
   }
 
   reset(): void {
-    this.series.clear();
+    this.series.length = 0;
+    this.index.clear();
   }
 }
 

@@ -52,13 +52,29 @@ export interface BusOptions {
 export const HEALTH_OPERATION = "_health";
 export const METRICS_OPERATION = "_metrics";
 
+type Handler = (input: unknown, ctx: CallContext) => unknown;
+type OperationDef = { input: TSchema; output: TSchema };
+
+interface ServedOperation {
+  module: string;
+  operation: string;
+  qualified: string;
+  spanName: string;
+  /** Absent for the built-in operations (health, metrics), which take no input. */
+  def?: OperationDef;
+  /** Absent for an operation the module does not have. */
+  handler?: Handler;
+}
+
 /** The call being served right now (if any) and by which module: the parent of any call made from inside it. */
 const ambient = new AsyncLocalStorage<{ ctx: CallContext; module: string }>();
 
 export class Bus {
   readonly transport: Transport;
   private readonly opts: BusOptions;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Calls being served, and what waits for that to reach zero (drain). */
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
   private readonly unserves: (() => Promise<void>)[] = [];
   private readonly unsubscribes: (() => Promise<void>)[] = [];
   private draining = false;
@@ -137,40 +153,47 @@ export class Bus {
 
   /** Serves a module's operations (plus the health operation) from this process. */
   async serve(contract: ModuleContract, instance: ModuleInstance): Promise<void> {
-    const handlers = instance.handlers as Record<string, (input: unknown, ctx: CallContext) => unknown>;
+    const handlers = instance.handlers as Record<string, Handler>;
     const name = contract.name;
     const health = async () => (instance.health ? await instance.health() : { status: "ok" as const });
     const metrics = async () => ({
       instance: this.opts.metrics?.instance ?? "",
       metrics: this.opts.metrics ? await this.opts.metrics.registry.getMetricsAsJSON() : [],
     });
+    // Everything about an operation that does not change per call, worked out once.
+    const served = new Map<string, ServedOperation>();
+    const describe = (operation: string, handler?: Handler, def?: OperationDef): ServedOperation => ({
+      module: name,
+      operation,
+      qualified: `${name}.${operation}`,
+      spanName: `serve ${name}.${operation}`,
+      def,
+      handler,
+    });
+    for (const [operation, def] of Object.entries(contract.operations)) served.set(operation, describe(operation, handlers[operation], def));
+    served.set(HEALTH_OPERATION, describe(HEALTH_OPERATION, health));
+    served.set(METRICS_OPERATION, describe(METRICS_OPERATION, metrics));
     const stop = await this.transport.serve(name, (operation, envelope) => {
       if (this.draining) {
         return Promise.resolve(failure(unavailable(`${name} is shutting down`)));
       }
-      // hasOwn: an operation named "constructor" or "__proto__" must not reach Object's own members.
-      const known = Object.hasOwn(contract.operations, operation);
-      const run =
-        operation === HEALTH_OPERATION || operation === METRICS_OPERATION
-          ? this.handle(name, operation, envelope, undefined, operation === HEALTH_OPERATION ? health : metrics)
-          : this.handle(name, operation, envelope, known ? contract.operations[operation] : undefined,
-              known ? handlers[operation] : undefined);
-      this.inFlight.add(run);
-      return run.finally(() => this.inFlight.delete(run));
+      return this.handle(served.get(operation) ?? describe(operation), envelope);
     });
     this.unserves.push(stop);
   }
 
-  private async handle(
-    module: string,
-    operation: string,
-    envelope: Envelope,
-    def: { input: TSchema; output: TSchema } | undefined,
-    handler: ((input: unknown, ctx: CallContext) => unknown) | undefined,
-  ): Promise<Reply> {
-    const qualified = `${module}.${operation}`;
+  private async handle(op: ServedOperation, envelope: Envelope): Promise<Reply> {
+    this.inFlight++;
+    try {
+      return await this.run(op, envelope);
+    } finally {
+      if (--this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
+    }
+  }
+
+  private run({ module, operation, qualified, spanName, def, handler }: ServedOperation, envelope: Envelope): Promise<Reply> {
     const parent = envelope.context ?? contextFromTraceparent(envelope.traceparent);
-    return inSpan(`serve ${qualified}`, SpanKind.SERVER, parent, async (span) => {
+    return inSpan(spanName, SpanKind.SERVER, parent, async (span) => {
       const deadline = Date.now() + envelope.timeoutMs;
       // Created only if the handler looks at ctx.signal: most never do, and it is a visible cost per call.
       let abort: AbortController | undefined;
@@ -275,12 +298,13 @@ export class Bus {
     // Stop receiving first, so that over NATS new calls go to the other replicas of the queue group.
     await Promise.all(this.unsubscribes.splice(0).map((stop) => stop().catch(() => {})));
     await Promise.all(this.unserves.splice(0).map((stop) => stop().catch(() => {})));
-    const pending = [...this.inFlight];
+    if (this.inFlight === 0) return { abandoned: 0 };
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
-    const outcome = await Promise.race([Promise.allSettled(pending).then(() => "done" as const), timedOut]);
+    const idle = new Promise<"done">((resolve) => this.idle.push(() => resolve("done")));
+    const outcome = await Promise.race([idle, timedOut]);
     clearTimeout(timer);
-    return { abandoned: outcome === "timeout" ? this.inFlight.size : 0 };
+    return { abandoned: outcome === "timeout" ? this.inFlight : 0 };
   }
 
   async close(): Promise<void> {

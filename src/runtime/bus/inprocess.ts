@@ -23,10 +23,15 @@ export class InProcessTransport implements Transport {
     private readonly opts: { serialize: boolean; log: Logger },
   ) {}
 
-  async request(module: string, operation: string, envelope: Envelope): Promise<Reply> {
+  // Not async: a plain call hands back the dispatcher's own promise, without wrapping it in another.
+  request(module: string, operation: string, envelope: Envelope): Promise<Reply> {
     const dispatch = this.pick(this.servers.get(module), module);
-    if (!dispatch) throw unavailable(`module "${module}" is not served by any process`, { module });
+    if (!dispatch) return Promise.reject(unavailable(`module "${module}" is not served by any process`, { module }));
     if (!this.opts.serialize) return dispatch(operation, envelope);
+    return this.serialized(dispatch, operation, envelope);
+  }
+
+  private async serialized(dispatch: Dispatch, operation: string, envelope: Envelope): Promise<Reply> {
     let sent: Envelope;
     try {
       sent = roundTrip({ ...envelope, traceparent: wireTraceparent(envelope), context: undefined });
