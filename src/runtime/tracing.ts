@@ -116,16 +116,19 @@ let tracer: ReturnType<typeof trace.getTracer> | undefined;
 
 /**
  * Runs `fn` inside a new span (child of `parent`), ending it when fn settles. Errors mark the span and rethrow.
+ * A span that is not recorded has nothing to end or mark, so fn's own promise is handed back as is.
  */
-export async function inSpan<T>(
-  name: string,
-  kind: SpanKind,
-  parent: Context,
-  fn: (span: Span, ctx: Context) => Promise<T>,
-): Promise<T> {
-  const span = recording
-    ? (tracer ??= trace.getTracer("cleave")).startSpan(name, { kind }, parent)
-    : contextOnlySpan(parent);
+export function inSpan<T>(name: string, kind: SpanKind, parent: Context, fn: (span: Span, ctx: Context) => Promise<T>): Promise<T> {
+  if (!recording) {
+    const span = contextOnlySpan(parent);
+    const ctx = trace.setSpan(parent, span);
+    return context.with(ctx, fn, undefined, span, ctx);
+  }
+  return inRecordedSpan(name, kind, parent, fn);
+}
+
+async function inRecordedSpan<T>(name: string, kind: SpanKind, parent: Context, fn: (span: Span, ctx: Context) => Promise<T>): Promise<T> {
+  const span = (tracer ??= trace.getTracer("cleave")).startSpan(name, { kind }, parent);
   const ctx = trace.setSpan(parent, span);
   try {
     return await context.with(ctx, fn, undefined, span, ctx);

@@ -141,6 +141,8 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
   const op = contract.operations[route.operation];
   // Per-request debug lines cost an object each even when the level drops them: decided once.
   const debug = opts.log.isLevelEnabled("debug");
+  const spanName = `${route.method} ${route.path}`;
+  const operation = `${contract.name}.${route.operation}`;
   // Not destructuring `query`: Elysia would parse every request's query string, which few routes read.
   const handler = async ({ request, params, set }: any) => {
     const admission = admissions.get(request);
@@ -162,7 +164,7 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         identity: admission?.identity?.id ?? "anonymous",
         method: route.method,
         route: route.path,
-        operation: `${contract.name}.${route.operation}`,
+        operation,
         status,
         outcome,
         requestId,
@@ -172,7 +174,7 @@ function addRoute(app: { route: (...args: any[]) => unknown }, contract: ModuleC
         decisionId: typeof decisionId === "string" ? decisionId : undefined,
       });
     };
-    return inSpan(`${route.method} ${route.path}`, SpanKind.SERVER, parent, async (span, ctx) => {
+    return inSpan(spanName, SpanKind.SERVER, parent, async (span, ctx) => {
       set.headers.traceparent = currentTraceparent(ctx) ?? "";
       try {
         const declared = Number(request.headers.get("content-length") ?? 0);
