@@ -32,8 +32,8 @@ export function inferInputFromHttp(req: HttpRequestView): unknown {
   const body = req.body as Uint8Array;
   const declared = req.header(HEADER_LENGTH);
   if (declared === undefined) {
-    const request = asObject(parseJson(body, "request body"), "request body");
-    return { ...request, name: req.params.name, version: req.params.version };
+    // The parsed body is ours alone: the path's model and version are set on it rather than copied into another.
+    return Object.assign(asObject(parseJson(body, "request body"), "request body"), { name: req.params.name, version: req.params.version });
   }
   const headerLength = Number(declared);
   if (!/^\d+$/.test(declared) || headerLength > body.byteLength) {
@@ -61,7 +61,7 @@ export function inferInputFromHttp(req: HttpRequestView): unknown {
   if (offset !== binary.byteLength) {
     throw bad(`the body carries ${binary.byteLength} bytes after the header but binary_data_size values add up to ${offset}`);
   }
-  return { ...request, name: req.params.name, version: req.params.version };
+  return Object.assign(request, { name: req.params.name, version: req.params.version });
 }
 
 /** `infer` output → OIP JSON, or JSON header + binary segments when some output was asked for as binary. */

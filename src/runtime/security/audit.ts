@@ -147,9 +147,11 @@ export class AuditLog {
           let prev = head?.hash ?? GENESIS;
           const lines: string[] = [];
           let at = "";
+          let atMs = NaN;
           for (const r of batch) {
             seq++;
-            at = new Date(r.at).toISOString();
+            // Dozens of records share a millisecond at load: one conversion each.
+            if (r.at !== atMs) at = new Date((atMs = r.at)).toISOString();
             const hash = fastChainHash(prev, seq, at, r.json);
             lines.push(`${seq}\t${at}\t${hash}\t${r.json}`);
             prev = hash;
