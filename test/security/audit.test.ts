@@ -9,10 +9,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { createLogger } from "../../src/runtime/log";
-import { AuditLog, auditPath, readAuditRecords, verifyAuditChain } from "../../src/runtime/security/audit";
+import { AuditLog, auditPath, chainHash, readAuditRecords, verifyAuditChain } from "../../src/runtime/security/audit";
 import { Child, writeConfig } from "../harness/child";
 import { startTestProcess, type TestProcess } from "../harness/deployment";
 import { bearer, seedKeys } from "./helpers";
+
+/** What an attacker with the file would do: unpack each stored group of records, change it, pack it back. */
+function editStoredText(file: string, edit: (text: string) => string) {
+  const db = new Database(file);
+  for (const { first_seq, packed } of db.query("SELECT first_seq, packed FROM audit_block").all() as { first_seq: number; packed: Uint8Array }[]) {
+    const text = Bun.zstdDecompressSync(packed).toString();
+    db.run("UPDATE audit_block SET packed = ? WHERE first_seq = ?", [Bun.zstdCompressSync(edit(text)), first_seq]);
+  }
+  db.close();
+}
 
 async function cli(args: string[]) {
   const child = new Child(args);
@@ -55,9 +65,7 @@ describe("audit log", () => {
     const ok = await cli(["audit", "verify", "--config", configFile]);
     expect(ok.code).toBe(0);
     expect(ok.out).toContain("ok: 3 records");
-    const db = new Database(auditPath(dataDir));
-    db.run(`UPDATE audit_block SET lines = replace(lines, '"status":403', '"status":200')`);
-    db.close();
+    editStoredText(auditPath(dataDir), (text) => text.replace('"status":403', '"status":200'));
     const broken = await cli(["audit", "verify", "--config", configFile]);
     expect(broken.code).toBe(1);
     expect(broken.out).toContain("BROKEN at record 2: content does not match its hash (edited)");
@@ -102,16 +110,29 @@ describe("audit chain", () => {
     expect(verifyAuditChain(file).ok).toBe(true);
   });
 
+  test("a group stored as plain text (before compression) still verifies, and the chain continues after it", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "cleave-chain-")), "audit.db");
+    new AuditLog(file, { flushIntervalMs: 1000, retentionDays: 1, log }).close();
+    const at = new Date().toISOString();
+    const record = JSON.stringify({ identity: "old", method: "POST", route: "/r", operation: "m.op", status: 200, outcome: "OK" });
+    const hash = chainHash("0".repeat(64), 1, at, record);
+    const db = new Database(file);
+    db.run("INSERT INTO audit_block (first_seq, last_seq, last_hash, last_at, lines) VALUES (1, 1, ?, ?, ?)", [hash, at, `1\t${at}\t${hash}\t${record}`]);
+    db.close();
+    const a = new AuditLog(file, { flushIntervalMs: 1000, retentionDays: 1, log });
+    a.append({ identity: "new", method: "POST", route: "/r", operation: "m.op", status: 200, outcome: "OK" });
+    a.close();
+    expect(verifyAuditChain(file)).toMatchObject({ ok: true, records: 2 });
+    expect(readAuditRecords(file).map((r) => JSON.parse(r.record).identity)).toEqual(["old", "new"]);
+  });
+
   test("a deleted record breaks the chain at the next one", () => {
     const file = join(mkdtempSync(join(tmpdir(), "cleave-chain-")), "audit.db");
     const a = new AuditLog(file, { flushIntervalMs: 1000, retentionDays: 1, log });
     for (let i = 0; i < 5; i++) a.append({ identity: `u${i}`, method: "POST", route: "/r", operation: "m.op", status: 200, outcome: "OK" });
     a.close();
     expect(verifyAuditChain(file)).toMatchObject({ ok: true, records: 5 });
-    const db = new Database(file);
-    const { lines } = db.query("SELECT lines FROM audit_block").get() as { lines: string };
-    db.run("UPDATE audit_block SET lines = ?", [lines.split("\n").filter((l) => !l.startsWith("3\t")).join("\n")]);
-    db.close();
+    editStoredText(file, (text) => text.split("\n").filter((l) => !l.startsWith("3\t")).join("\n"));
     expect(verifyAuditChain(file).broken).toEqual({ seq: 4, reason: "record 3 is missing" });
   });
 

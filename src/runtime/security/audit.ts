@@ -28,10 +28,20 @@ export interface AuditRecord {
 // Records are stored a committed group per row (one insert per flush instead of one per record: the per-record
 // cost is what every audited request pays); each line of a group is `seq \t at \t hash \t record-JSON`, and a
 // record's `prev` is the hash on the line before it (the group's first line follows the previous group's last).
+// Since migration 2 a group's text is stored zstd-compressed in `packed` (and `lines` is empty): every prediction
+// is audited, and compressed the log is a fifth of the bytes to write, checkpoint and keep.
 const MIGRATIONS = [
   `CREATE TABLE audit_block (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, last_hash TEXT NOT NULL, last_at TEXT NOT NULL, lines TEXT NOT NULL);
    CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)`,
+  `ALTER TABLE audit_block ADD COLUMN packed BLOB`,
 ];
+
+interface BlockRow {
+  lines: string;
+  packed: Uint8Array | null;
+}
+
+const blockText = (row: BlockRow) => (row.packed ? Bun.zstdDecompressSync(row.packed).toString() : row.lines);
 
 const GENESIS = "0".repeat(64);
 export const MAX_QUEUE = 100_000;
@@ -64,7 +74,7 @@ function parseLines(lines: string): StoredRecord[] {
 export function readAuditRecords(file: string): StoredRecord[] {
   const db = openDatabase(file, { migrations: MIGRATIONS });
   try {
-    return (db.prepare("SELECT lines FROM audit_block ORDER BY first_seq").all() as { lines: string }[]).flatMap((b) => parseLines(b.lines));
+    return (db.prepare("SELECT lines, packed FROM audit_block ORDER BY first_seq").all() as BlockRow[]).flatMap((b) => parseLines(blockText(b)));
   } finally {
     db.close();
   }
@@ -110,7 +120,7 @@ export class AuditLog {
     this.statements = {
       head: this.db.prepare("SELECT last_seq AS seq, last_hash AS hash FROM audit_block ORDER BY first_seq DESC LIMIT 1"),
       anchor: this.db.prepare("SELECT seq, hash FROM audit_anchor WHERE id = 1"),
-      insert: this.db.prepare("INSERT INTO audit_block (first_seq, last_seq, last_hash, last_at, lines) VALUES (?, ?, ?, ?, ?)"),
+      insert: this.db.prepare("INSERT INTO audit_block (first_seq, last_seq, last_hash, last_at, lines, packed) VALUES (?, ?, ?, ?, '', ?)"),
     };
     this.timer = setInterval(() => this.flush(), opts.flushIntervalMs);
     this.timer.unref?.();
@@ -156,7 +166,7 @@ export class AuditLog {
             lines.push(`${seq}\t${at}\t${hash}\t${r.json}`);
             prev = hash;
           }
-          this.statements.insert.run(first, seq, prev, at, lines.join("\n"));
+          this.statements.insert.run(first, seq, prev, at, Bun.zstdCompressSync(lines.join("\n"), { level: 1 }));
         })
         .immediate();
     } catch (err) {
@@ -215,8 +225,8 @@ export function verifyAuditChain(file: string): VerifyResult {
     let firstSeq: number | undefined;
     let lastSeq: number | undefined;
     const fail = (seq: number, reason: string): VerifyResult => ({ ok: false, records, firstSeq, lastSeq, broken: { seq, reason } });
-    for (const block of db.prepare("SELECT lines FROM audit_block ORDER BY first_seq").iterate() as Iterable<{ lines: string }>) {
-      for (const r of parseLines(block.lines)) {
+    for (const block of db.prepare("SELECT lines, packed FROM audit_block ORDER BY first_seq").iterate() as Iterable<BlockRow>) {
+      for (const r of parseLines(blockText(block))) {
         firstSeq ??= r.seq;
         if (r.seq !== expectedSeq) return fail(r.seq, `record ${expectedSeq} is missing`);
         if (chainHash(prev, r.seq, r.at, r.record) !== r.hash) return fail(r.seq, "content does not match its hash (edited)");
