@@ -5,6 +5,11 @@
  * monolith without the monitoring module (monitoring's cost) and with authentication on (an API key per request:
  * its cost); the other runs have authentication off.
  *
+ * Saturation load comes from `wrk` (bench/lib/score-wrk.lua: a distinct transaction per request) when it is
+ * installed (`apt-get install wrk`): a Bun fetch client tops out near the server's own rate on this machine, so it
+ * would measure itself. Without wrk the closed loop of bench/lib/score-load.ts is used, and the table says so.
+ * Fixed rates always use score-load.ts: an open loop, latency from each request's scheduled send time.
+ *
  *   bun bench/score.ts [--seconds 5] [--rates 500,2000,5000] [--concurrency 64] [--rounds 3]
  *                      [--only monolith,split,no-monitoring,auth]
  */
@@ -94,7 +99,26 @@ async function deployment(kind: string): Promise<{ url: string; stop: () => Prom
   };
 }
 
+const WRK = Bun.which("wrk");
+if (!WRK) console.error("wrk not found (apt-get install wrk): saturation is measured with the Bun fetch closed loop instead");
+const saturationGenerator = WRK ? "wrk" : "Bun fetch closed loop";
+
+/** wrk, one thread (the server needs the other core), `n` connections: a 1 s warm-up, then the measured run. */
+async function wrkLoad(url: string, n: number, prefix: string): Promise<Load> {
+  const run = async (tag: string, s: number) => {
+    const gen = new Child(["-t1", `-c${n}`, `-d${s}s`, "--timeout", "10s", "-s", join(REPO, "bench/lib/score-wrk.lua"), url], {
+      cmd: [WRK!],
+      env: { ...process.env, SCORE_PREFIX: `${prefix}-${tag}`, CLEAVE_API_KEY: API_KEY } as Record<string, string>,
+    });
+    await gen.exit(s * 1000 + 60_000);
+    return JSON.parse(gen.stdout.trim().split("\n").pop()!) as Load;
+  };
+  await run("warm", 1);
+  return run("run", seconds);
+}
+
 async function load(url: string, mode: "rate" | "concurrency", n: number, prefix: string): Promise<Load> {
+  if (mode === "concurrency" && WRK) return wrkLoad(`${url}/v1/score`, n, prefix);
   const gen = new Child([join(REPO, "bench/lib/score-load.ts"), `${url}/v1/score`, mode, String(n), String(seconds), prefix], {
     cmd: [process.execPath],
     env: { ...process.env, CLEAVE_API_KEY: API_KEY } as Record<string, string>,
@@ -144,7 +168,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const ratio = (v: string) =>
   perRound[v]?.length ? median(perRound[v].map((x, i) => x / perRound.monolith[i])).toFixed(2) : "n/a";
 
-console.log(`\nPOST /v1/score — ${machine()}\n${seconds} s per phase; load generator in its own process\n`);
+console.log(`\nPOST /v1/score — ${machine()}\n${seconds} s per phase; load generator in its own process (saturation: ${saturationGenerator})\n`);
 console.log(table(["placement", "load", "req/s", "p50 ms", "p99 ms", "p50 ms (sent)", "p99 ms (sent)", "failed"], rows));
 console.log("p50/p99: from each request's scheduled time (includes any queueing); (sent): from when it was actually sent");
 const sat = (kind: string) => rows.find((r) => r[0] === kind && String(r[1]).startsWith("saturation"))?.[2] as number | undefined;
