@@ -83,6 +83,8 @@ export class OnlineStore {
   private readonly upsert;
   private readonly remove;
   private readonly setMeta;
+  /** One transaction writing batch[from, to): compiled once, it runs every few milliseconds during a checkpoint. */
+  private readonly writeSlice: (batch: { entity: number; c: Cached }[], from: number, to: number) => void;
   private sweepCursor: [string, string] = ["", ""];
   private storedCount = { at: 0, n: 0 };
   /** Keys ever stored since start (plus those on disk at start): a miss here skips the SQLite lookup. */
@@ -99,6 +101,18 @@ export class OnlineStore {
     );
     this.remove = this.db.prepare("DELETE FROM entities WHERE kind = ? AND id = ?");
     this.setMeta = this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+    this.writeSlice = this.db.transaction((batch: { entity: number; c: Cached }[], from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const { entity, c } = batch[i];
+        const kind = this.plan.entities[entity].name;
+        const n = c.state.ts.length;
+        if (n === 0) this.remove.run(kind, c.id);
+        else {
+          this.upsert.run(kind, c.id, c.state.ts[n - 1], encodeState(c.state));
+          this.stored.add(`${kind}\u0001${c.id}`);
+        }
+      }
+    });
     const count = this.db.prepare("SELECT count(*) FROM entities").pluck().get() as number;
     this.stored = new Bloom(Math.max(1_000_000, 2 * count));
     for (const r of this.db.prepare("SELECT kind, id FROM entities").raw().iterate() as Iterable<[string, string]>) {
@@ -167,7 +181,7 @@ export class OnlineStore {
     for (let i = 0; i < batch.length; i += CHECKPOINT_SLICE) {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
       try {
-        this.write(batch.slice(i, i + CHECKPOINT_SLICE));
+        this.write(batch, i, Math.min(batch.length, i + CHECKPOINT_SLICE));
       } catch (err) {
         // Not written (the slice's transaction rolled back): still to be written by the next checkpoint.
         for (const d of batch.slice(i)) if (d.c.dirty) this.dirty.push(d);
@@ -183,20 +197,11 @@ export class OnlineStore {
     this.evictClean();
   }
 
-  private write(slice: { entity: number; c: Cached }[]): void {
-    this.db.transaction(() => {
-      for (const { entity, c } of slice) {
-        const kind = this.plan.entities[entity].name;
-        const n = c.state.ts.length;
-        if (n === 0) this.remove.run(kind, c.id);
-        else {
-          this.upsert.run(kind, c.id, c.state.ts[n - 1], encodeState(c.state));
-          this.stored.add(`${kind}\u0001${c.id}`);
-        }
-      }
-    })();
+  /** Writes batch[from, to) in one transaction (indexes, not a copied slice: the batch may hold every entity). */
+  private write(batch: { entity: number; c: Cached }[], from: number, to: number): void {
+    this.writeSlice(batch, from, to);
     // Written as they are now, events since the snapshot included: clean until their next change.
-    for (const { c } of slice) c.dirty = false;
+    for (let i = from; i < to; i++) batch[i].c.dirty = false;
   }
 
   /**
