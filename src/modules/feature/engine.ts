@@ -31,8 +31,7 @@ interface DistinctWindow {
 }
 
 /** Below this many events in a window a plain scan is as cheap as keeping a window, and needs no memory. */
-const DISTINCT_WINDOW_MIN = 64;
-const scratch = new Set<Cell>();
+const DISTINCT_WINDOW_MIN = 8;
 
 export interface EngineEvent {
   seq: number;
@@ -156,10 +155,14 @@ function distinctCount(f: CompiledFeature, s: EntityState, col: Cell[], start: n
     return w.counts.size;
   }
   if (end - start < DISTINCT_WINDOW_MIN) {
-    scratch.clear();
-    for (let i = start; i < end; i++) if (col[i] !== null) scratch.add(col[i]);
-    const n = scratch.size;
-    scratch.clear();
+    // A handful of values: comparing each with the ones before it beats hashing them all.
+    let n = 0;
+    outer: for (let i = start; i < end; i++) {
+      const v = col[i];
+      if (v === null) continue;
+      for (let j = start; j < i; j++) if (col[j] === v) continue outer;
+      n++;
+    }
     return n;
   }
   w = { lo: start, hi: end, counts: new Map() };
