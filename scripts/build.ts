@@ -5,7 +5,7 @@
 import { $ } from "bun";
 import { existsSync } from "node:fs";
 
-export const WORKER_ENTRIES = ["src/modules/inference/worker.ts", "src/modules/decision/sqlite-writer-worker.ts"].filter((f) => existsSync(f));
+export const WORKER_ENTRIES = ["src/modules/inference/worker.ts", "src/storage/sqlite-writer-worker.ts"].filter((f) => existsSync(f));
 
 const outfile = process.argv[2] ?? "dist/cleave";
 await $`bun build --compile --minify-syntax --sourcemap=inline src/cli/main.ts ${WORKER_ENTRIES} --outfile ${outfile}`;

@@ -40,9 +40,10 @@ function timestamp(ts: Observation["ts"], index: number, now: number): number {
 export default defineModule(monitoringContract, async (ctx: Ctx) => {
   const cfg = ctx.config;
   checkDriftConfig(cfg);
-  const db = openDatabase(join(ctx.dataDir, "monitoring.db"), { migrations: [...BASELINE_MIGRATIONS, ...ACCURACY_MIGRATIONS] });
+  const file = join(ctx.dataDir, "monitoring.db");
+  const db = openDatabase(file, { migrations: [...BASELINE_MIGRATIONS, ...ACCURACY_MIGRATIONS] });
   const baselines = new BaselineStore(db);
-  const accuracy = new AccuracyTracker(db, cfg.accuracy);
+  const accuracy = new AccuracyTracker(db, file, cfg.accuracy, ctx.log);
   const metrics = new MonitoringMetrics(ctx.metrics);
   const timeline = new Timeline(cfg.timelineBucketSeconds * 1000);
   const tracked = new Map<string, Tracked>();
@@ -149,8 +150,8 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
       quality: ({ model, version }) => ({
         reports: selected(model, version).map((t) => qualityReport(t.model, t.version, baselines.get(t.model, t.version), t.window.entries())),
       }),
-      labels: ({ labels }) => {
-        const outcome = accuracy.label(labels);
+      labels: async ({ labels }) => {
+        const outcome = await accuracy.label(labels);
         metrics.labels.inc({ result: "matched" }, outcome.matched);
         metrics.labels.inc({ result: "unknown" }, outcome.unknown);
         metrics.labels.inc({ result: "invalid" }, outcome.invalid);
@@ -183,7 +184,7 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
     stop: async () => {
       await source?.settle();
       await alerter.settle();
-      accuracy.flush();
+      await accuracy.close();
       db.close();
     },
   };

@@ -1,8 +1,8 @@
 /**
- * Group-commit writes to a SQLite file from a worker thread. Inserting a batch costs milliseconds of CPU, and on the
- * event loop that is time no request is served (and a visible stall at p99); on its own thread it uses the other
- * core. The caller opens the file first on its own connection (migrations, WAL, reads); the worker opens a second
- * connection that only writes. `write` resolves once the batch's transaction has committed.
+ * Group-commit writes to a SQLite file from a worker thread (module-free, like src/ml: a module uses it for its own
+ * files). Inserting a batch costs milliseconds of CPU, and on the event loop that is time no request is served (and
+ * a visible stall at p99); on its own thread it uses the other core. The caller opens the file first on its own
+ * connection (migrations, WAL, reads); the worker opens a second connection that only writes. `write` resolves once the batch's transaction has committed.
  *
  * A batch crosses to the thread as ONE string, a JSON array of parameters per line: cloning a batch of row arrays
  * for postMessage cost the event loop about as much as inserting them (a profile put it at 6% of CPU at
@@ -20,7 +20,7 @@ export type WriterReply = { type: "done"; id: number } | { type: "failed"; id: n
  * import.meta.url names the binary itself; scripts/build.ts lists the worker as an entry point for this.
  */
 function workerEntry(): string {
-  if (import.meta.url.includes("$bunfs")) return "./modules/decision/sqlite-writer-worker.ts";
+  if (import.meta.url.includes("$bunfs")) return "./storage/sqlite-writer-worker.ts";
   return new URL("./sqlite-writer-worker.ts", import.meta.url).href;
 }
 
