@@ -8,7 +8,7 @@ import type { WriterReply, WriterRequest } from "./sqlite-writer";
 declare const self: Worker;
 
 let db: Database.Database | undefined;
-let write: ((statement: number, lines: string) => void) | undefined;
+let write: ((statement: number, rows: string[], results: Float64Array | undefined) => void) | undefined;
 let failure: string | undefined;
 
 /** Objects and arrays are stored as their JSON text (the same text the caller would have written). */
@@ -28,8 +28,14 @@ function handle(msg: WriterRequest): WriterReply | undefined {
         db.pragma(`synchronous = ${msg.synchronous}`);
         db.pragma("busy_timeout = 5000");
         const statements = msg.statements.map((sql) => db!.prepare(sql));
-        write = db.transaction((statement: number, lines: string) => {
-          for (const line of lines.split("\n")) statements[statement].run(bindable(JSON.parse(line) as unknown[]));
+        write = db.transaction((statement: number, rows: string[], results: Float64Array | undefined) => {
+          for (let i = 0; i < rows.length; i++) {
+            const r = statements[statement].run(bindable(JSON.parse(rows[i]) as unknown[]));
+            if (results) {
+              results[2 * i] = r.changes;
+              results[2 * i + 1] = Number(r.lastInsertRowid);
+            }
+          }
         });
       } catch (err) {
         failure = `cannot open ${msg.file}: ${(err as Error).message}`;
@@ -38,8 +44,10 @@ function handle(msg: WriterRequest): WriterReply | undefined {
     case "write":
       try {
         if (!write) throw new Error(failure ?? "writer is closed");
-        write(msg.statement, msg.lines);
-        return { type: "done", id: msg.id };
+        const rows = msg.lines.split("\n"); // one per row: JSON text never holds a raw newline
+        const results = msg.results ? new Float64Array(2 * rows.length) : undefined;
+        write(msg.statement, rows, results);
+        return { type: "done", id: msg.id, results };
       } catch (err) {
         return { type: "failed", id: msg.id, message: (err as Error).message };
       }

@@ -10,10 +10,10 @@
  */
 export type WriterRequest =
   | { type: "open"; file: string; synchronous: "NORMAL" | "FULL"; statements: string[] }
-  | { type: "write"; id: number; statement: number; lines: string }
+  | { type: "write"; id: number; statement: number; lines: string; results: boolean }
   | { type: "close"; id: number };
 
-export type WriterReply = { type: "done"; id: number } | { type: "failed"; id: number; message: string };
+export type WriterReply = { type: "done"; id: number; results?: Float64Array } | { type: "failed"; id: number; message: string };
 
 /**
  * In the compiled binary, entry points sit in Bun's embedded filesystem under their common directory (src/), and
@@ -29,7 +29,7 @@ export const encodeRow = (params: unknown[]): string => JSON.stringify(params);
 
 export class SqliteWriter {
   private readonly worker: Worker;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (results?: Float64Array) => void; reject: (err: Error) => void }>();
   private nextId = 1;
   private failure: Error | undefined;
 
@@ -40,7 +40,7 @@ export class SqliteWriter {
       const msg = event.data;
       const w = this.waiting.get(msg.id);
       this.waiting.delete(msg.id);
-      if (msg.type === "done") w?.resolve();
+      if (msg.type === "done") w?.resolve(msg.results);
       else w?.reject(new Error(msg.message));
     };
     this.worker.onerror = (event) => {
@@ -55,8 +55,16 @@ export class SqliteWriter {
    * Runs statements[statement] once per line of `lines` (each a JSON array of its parameters, as `encodeRow` makes
    * them), in one transaction; resolves once it has committed.
    */
-  write(statement: number, lines: string): Promise<void> {
-    return this.send((id) => ({ type: "write", id, statement, lines }));
+  async write(statement: number, lines: string): Promise<void> {
+    await this.send((id) => ({ type: "write", id, statement, lines, results: false }));
+  }
+
+  /**
+   * As `write`, and resolves with what each row did: results[2i] is the changes of line i, results[2i + 1] the
+   * rowid it inserted (SQLite's last insert rowid after that line).
+   */
+  async run(statement: number, lines: string): Promise<Float64Array> {
+    return (await this.send((id) => ({ type: "write", id, statement, lines, results: true })))!;
   }
 
   /** Closes the writer's connection after the batches already sent, then ends the thread. */
@@ -68,7 +76,7 @@ export class SqliteWriter {
     }
   }
 
-  private send(message: (id: number) => WriterRequest): Promise<void> {
+  private send(message: (id: number) => WriterRequest): Promise<Float64Array | undefined> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
