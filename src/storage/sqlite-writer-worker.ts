@@ -8,13 +8,15 @@ import type { WriterReply, WriterRequest } from "./sqlite-writer";
 declare const self: Worker;
 
 let db: Database.Database | undefined;
-let write: ((statement: number, rows: string[], results: Float64Array | undefined) => void) | undefined;
+let write: ((statement: number, rows: string[], results: Float64Array | undefined, blob: Uint8Array | undefined) => void) | undefined;
 let failure: string | undefined;
 
-/** Objects and arrays are stored as their JSON text (the same text the caller would have written). */
-function bindable(params: unknown[]): unknown[] {
+/** `{"$blob": [offset, length]}` binds those bytes of the batch's blob; other objects and arrays their JSON text. */
+function bindable(params: unknown[], blob: Uint8Array | undefined): unknown[] {
   for (let i = 0; i < params.length; i++) {
-    if (params[i] !== null && typeof params[i] === "object") params[i] = JSON.stringify(params[i]);
+    const p = params[i] as { $blob?: [number, number] } | null;
+    if (p === null || typeof p !== "object") continue;
+    params[i] = p.$blob && blob ? Buffer.from(blob.buffer, blob.byteOffset + p.$blob[0], p.$blob[1]) : JSON.stringify(p);
   }
   return params;
 }
@@ -28,9 +30,9 @@ function handle(msg: WriterRequest): WriterReply | undefined {
         db.pragma(`synchronous = ${msg.synchronous}`);
         db.pragma("busy_timeout = 5000");
         const statements = msg.statements.map((sql) => db!.prepare(sql));
-        write = db.transaction((statement: number, rows: string[], results: Float64Array | undefined) => {
+        write = db.transaction((statement: number, rows: string[], results: Float64Array | undefined, blob: Uint8Array | undefined) => {
           for (let i = 0; i < rows.length; i++) {
-            const r = statements[statement].run(bindable(JSON.parse(rows[i]) as unknown[]));
+            const r = statements[statement].run(bindable(JSON.parse(rows[i]) as unknown[], blob));
             if (results) {
               results[2 * i] = r.changes;
               results[2 * i + 1] = Number(r.lastInsertRowid);
@@ -46,7 +48,7 @@ function handle(msg: WriterRequest): WriterReply | undefined {
         if (!write) throw new Error(failure ?? "writer is closed");
         const rows = msg.lines.split("\n"); // one per row: JSON text never holds a raw newline
         const results = msg.results ? new Float64Array(2 * rows.length) : undefined;
-        write(msg.statement, rows, results);
+        write(msg.statement, rows, results, msg.blob);
         return { type: "done", id: msg.id, results };
       } catch (err) {
         return { type: "failed", id: msg.id, message: (err as Error).message };

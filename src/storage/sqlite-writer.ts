@@ -6,11 +6,12 @@
  *
  * A batch crosses to the thread as ONE string, a JSON array of parameters per line: cloning a batch of row arrays
  * for postMessage cost the event loop about as much as inserting them (a profile put it at 6% of CPU at
- * saturation), while one string is a copy. Parameters that are objects or arrays are bound as their JSON text.
+ * saturation), while one string is a copy. Parameters that are objects or arrays are bound as their JSON text,
+ * except `{"$blob": [offset, length]}`: those bytes of the batch's `blob`, which is transferred, not copied.
  */
 export type WriterRequest =
   | { type: "open"; file: string; synchronous: "NORMAL" | "FULL"; statements: string[] }
-  | { type: "write"; id: number; statement: number; lines: string; results: boolean }
+  | { type: "write"; id: number; statement: number; lines: string; results: boolean; blob?: Uint8Array }
   | { type: "close"; id: number };
 
 export type WriterReply = { type: "done"; id: number; results?: Float64Array } | { type: "failed"; id: number; message: string };
@@ -55,8 +56,8 @@ export class SqliteWriter {
    * Runs statements[statement] once per line of `lines` (each a JSON array of its parameters, as `encodeRow` makes
    * them), in one transaction; resolves once it has committed.
    */
-  async write(statement: number, lines: string): Promise<void> {
-    await this.send((id) => ({ type: "write", id, statement, lines, results: false }));
+  async write(statement: number, lines: string, blob?: Uint8Array<ArrayBuffer>): Promise<void> {
+    await this.send((id) => ({ type: "write", id, statement, lines, results: false, blob }), blob);
   }
 
   /**
@@ -76,12 +77,13 @@ export class SqliteWriter {
     }
   }
 
-  private send(message: (id: number) => WriterRequest): Promise<Float64Array | undefined> {
+  /** `transfer`: a buffer that moves to the thread (the caller must own all of its ArrayBuffer and not reuse it). */
+  private send(message: (id: number) => WriterRequest, transfer?: Uint8Array<ArrayBuffer>): Promise<Float64Array | undefined> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage(message(id));
+      this.worker.postMessage(message(id), transfer ? [transfer.buffer] : []);
     });
   }
 }

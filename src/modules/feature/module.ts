@@ -209,7 +209,7 @@ export default defineModule(featureContract, async (ctx) => {
       await checkpoint();
       // A timer's checkpoint may have been running: the last call waited for it, this one writes what is left.
       await checkpoint();
-      store.close();
+      await store.close();
     },
   };
 });
