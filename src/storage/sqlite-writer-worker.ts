@@ -8,7 +8,7 @@ import type { WriterReply, WriterRequest } from "./sqlite-writer";
 declare const self: Worker;
 
 let db: Database.Database | undefined;
-let write: ((statement: number, rows: string[], results: Float64Array | undefined, blob: Uint8Array | undefined) => void) | undefined;
+let write: ((statement: number, lines: string, blob: Uint8Array | undefined) => void) | undefined;
 let failure: string | undefined;
 
 /** `{"$blob": [offset, length]}` binds those bytes of the batch's blob; other objects and arrays their JSON text. */
@@ -30,14 +30,9 @@ function handle(msg: WriterRequest): WriterReply | undefined {
         db.pragma(`synchronous = ${msg.synchronous}`);
         db.pragma("busy_timeout = 5000");
         const statements = msg.statements.map((sql) => db!.prepare(sql));
-        write = db.transaction((statement: number, rows: string[], results: Float64Array | undefined, blob: Uint8Array | undefined) => {
-          for (let i = 0; i < rows.length; i++) {
-            const r = statements[statement].run(bindable(JSON.parse(rows[i]) as unknown[], blob));
-            if (results) {
-              results[2 * i] = r.changes;
-              results[2 * i + 1] = Number(r.lastInsertRowid);
-            }
-          }
+        write = db.transaction((statement: number, lines: string, blob: Uint8Array | undefined) => {
+          // One line per row: JSON text never holds a raw newline.
+          for (const line of lines.split("\n")) statements[statement].run(bindable(JSON.parse(line) as unknown[], blob));
         });
       } catch (err) {
         failure = `cannot open ${msg.file}: ${(err as Error).message}`;
@@ -46,10 +41,8 @@ function handle(msg: WriterRequest): WriterReply | undefined {
     case "write":
       try {
         if (!write) throw new Error(failure ?? "writer is closed");
-        const rows = msg.lines.split("\n"); // one per row: JSON text never holds a raw newline
-        const results = msg.results ? new Float64Array(2 * rows.length) : undefined;
-        write(msg.statement, rows, results, msg.blob);
-        return { type: "done", id: msg.id, results };
+        write(msg.statement, msg.lines, msg.blob);
+        return { type: "done", id: msg.id };
       } catch (err) {
         return { type: "failed", id: msg.id, message: (err as Error).message };
       }

@@ -11,10 +11,10 @@
  */
 export type WriterRequest =
   | { type: "open"; file: string; synchronous: "NORMAL" | "FULL"; statements: string[] }
-  | { type: "write"; id: number; statement: number; lines: string; results: boolean; blob?: Uint8Array }
+  | { type: "write"; id: number; statement: number; lines: string; blob?: Uint8Array }
   | { type: "close"; id: number };
 
-export type WriterReply = { type: "done"; id: number; results?: Float64Array } | { type: "failed"; id: number; message: string };
+export type WriterReply = { type: "done"; id: number } | { type: "failed"; id: number; message: string };
 
 /**
  * In the compiled binary, entry points sit in Bun's embedded filesystem under their common directory (src/), and
@@ -30,7 +30,7 @@ export const encodeRow = (params: unknown[]): string => JSON.stringify(params);
 
 export class SqliteWriter {
   private readonly worker: Worker;
-  private readonly waiting = new Map<number, { resolve: (results?: Float64Array) => void; reject: (err: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
   private nextId = 1;
   private failure: Error | undefined;
 
@@ -41,7 +41,7 @@ export class SqliteWriter {
       const msg = event.data;
       const w = this.waiting.get(msg.id);
       this.waiting.delete(msg.id);
-      if (msg.type === "done") w?.resolve(msg.results);
+      if (msg.type === "done") w?.resolve();
       else w?.reject(new Error(msg.message));
     };
     this.worker.onerror = (event) => {
@@ -56,16 +56,8 @@ export class SqliteWriter {
    * Runs statements[statement] once per line of `lines` (each a JSON array of its parameters, as `encodeRow` makes
    * them), in one transaction; resolves once it has committed.
    */
-  async write(statement: number, lines: string, blob?: Uint8Array<ArrayBuffer>): Promise<void> {
-    await this.send((id) => ({ type: "write", id, statement, lines, results: false, blob }), blob);
-  }
-
-  /**
-   * As `write`, and resolves with what each row did: results[2i] is the changes of line i, results[2i + 1] the
-   * rowid it inserted (SQLite's last insert rowid after that line).
-   */
-  async run(statement: number, lines: string): Promise<Float64Array> {
-    return (await this.send((id) => ({ type: "write", id, statement, lines, results: true })))!;
+  write(statement: number, lines: string, blob?: Uint8Array<ArrayBuffer>): Promise<void> {
+    return this.send((id) => ({ type: "write", id, statement, lines, blob }), blob);
   }
 
   /** Closes the writer's connection after the batches already sent, then ends the thread. */
@@ -78,7 +70,7 @@ export class SqliteWriter {
   }
 
   /** `transfer`: a buffer that moves to the thread (the caller must own all of its ArrayBuffer and not reuse it). */
-  private send(message: (id: number) => WriterRequest, transfer?: Uint8Array<ArrayBuffer>): Promise<Float64Array | undefined> {
+  private send(message: (id: number) => WriterRequest, transfer?: Uint8Array<ArrayBuffer>): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

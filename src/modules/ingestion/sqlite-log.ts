@@ -1,13 +1,10 @@
 /**
  * The append-only event log in SQLite (in-process bus). Appends from concurrent requests that arrive in the same
  * turn of the event loop are written in one transaction (group commit): a request is acknowledged only after the
- * transaction holding its events has committed, and many small requests share one commit's cost. The transactions
- * run on a SqliteWriter thread (inserting them was ~5% of the event loop when scoring at saturation); reads,
- * duplicate lookups and trimming use this thread's connection.
+ * transaction holding its events has committed, and many small requests share one commit's cost.
  */
 import { join } from "node:path";
 import { openDatabase, type Db } from "../../runtime/native/sqlite";
-import { encodeRow, SqliteWriter } from "../../storage/sqlite-writer";
 import type { LoggedEvent } from "./contract";
 import type { ValidEvent } from "./events";
 import { READ_BUDGET_BYTES, type Appended, type EventLog } from "./log";
@@ -47,9 +44,7 @@ interface Pending {
 export class SqliteLog implements EventLog {
   readonly kind = "sqlite" as const;
   private readonly db: Db;
-  private readonly writer: SqliteWriter;
-  /** Settles once every batch sent to the writer has been answered. */
-  private written: Promise<unknown> = Promise.resolve();
+  private readonly insert;
   private readonly seqOf;
   private readonly readAfter;
   private pending: Pending[] = [];
@@ -60,12 +55,13 @@ export class SqliteLog implements EventLog {
   private tail: Row[] = [];
 
   constructor(dir: string, durability: "process" | "power") {
-    const file = join(dir, "log.sqlite");
-    const synchronous = durability === "power" ? "FULL" : "NORMAL";
-    this.db = openDatabase(file, { migrations: MIGRATIONS, synchronous });
-    this.writer = new SqliteWriter(file, synchronous, [
+    this.db = openDatabase(join(dir, "log.sqlite"), {
+      migrations: MIGRATIONS,
+      synchronous: durability === "power" ? "FULL" : "NORMAL",
+    });
+    this.insert = this.db.prepare(
       "INSERT OR IGNORE INTO events (id, type, ts, data, received) VALUES (?, ?, ?, ?, ?)",
-    ]);
+    );
     this.seqOf = this.db.prepare("SELECT seq FROM events WHERE id = ?").pluck();
     this.readAfter = this.db.prepare("SELECT seq, id, type, ts, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
     const seqRow = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get();
@@ -91,43 +87,28 @@ export class SqliteLog implements EventLog {
     this.pending = [];
     this.flushScheduled = false;
     const received = Date.now();
-    const data: string[] = [];
-    const lines: string[] = [];
-    for (const p of batch) {
-      for (const e of p.events) {
-        data.push(JSON.stringify(e.data));
-        lines.push(encodeRow([e.id, e.type, e.ts, data[data.length - 1], received]));
-      }
-    }
-    const committed = this.writer.run(0, lines.join("\n")).then(
-      (done) => this.settle(batch, data, done),
-      (err) => {
-        for (const p of batch) p.reject(err);
-      },
-    );
-    this.written = Promise.all([this.written, committed]);
-  }
-
-  /** A batch has committed (batches are answered in the order sent): its results, the tail, the head, the readers. */
-  private settle(batch: Pending[], data: string[], done: Float64Array) {
+    const stored: Row[] = [];
     let results: Appended[][];
     try {
-      let k = 0;
-      results = batch.map((p) =>
-        p.events.map((e) => {
-          const i = k++;
-          if (done[2 * i] === 1) {
-            const seq = done[2 * i + 1];
-            this.tail.push({ seq, id: e.id, type: e.type, ts: e.ts, data: data[i] });
-            return { seq, duplicate: false };
-          }
-          return { seq: this.seqOf.get(e.id) as number, duplicate: true };
-        }),
-      );
+      results = this.db.transaction(() =>
+        batch.map((p) =>
+          p.events.map((e) => {
+            const data = JSON.stringify(e.data);
+            const r = this.insert.run(e.id, e.type, e.ts, data, received);
+            if (r.changes === 1) {
+              const seq = Number(r.lastInsertRowid);
+              stored.push({ seq, id: e.id, type: e.type, ts: e.ts, data });
+              return { seq, duplicate: false };
+            }
+            return { seq: this.seqOf.get(e.id) as number, duplicate: true };
+          }),
+        ),
+      )();
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
     }
+    for (const row of stored) this.tail.push(row);
     if (this.tail.length > 2 * TAIL_EVENTS) this.tail = this.tail.slice(-TAIL_EVENTS);
     for (const r of results.flat()) if (!r.duplicate && r.seq > this.headSeq) this.headSeq = r.seq;
     batch.forEach((p, i) => p.resolve(results[i]));
@@ -183,8 +164,6 @@ export class SqliteLog implements EventLog {
 
   async close(): Promise<void> {
     if (this.pending.length) this.flush();
-    await this.written;
-    await this.writer.close();
     for (const w of this.waiters.splice(0)) w();
     this.db.close();
   }
