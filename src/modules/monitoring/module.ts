@@ -27,6 +27,8 @@ interface Tracked {
   model: string;
   version: string;
   window: ObservationWindow;
+  /** The model version's metric series, bound once: labelling per observation hashed the labels every time. */
+  series: ReturnType<MonitoringMetrics["bind"]>;
 }
 
 /** ISO 8601 string or epoch ms → epoch ms; anything else names the observation that carried it. */
@@ -58,7 +60,7 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
     const k = key(model, version);
     let t = tracked.get(k);
     if (!t) {
-      t = { model, version, window: new ObservationWindow(cfg.window.size, cfg.window.maxAgeSeconds * 1000) };
+      t = { model, version, window: new ObservationWindow(cfg.window.size, cfg.window.maxAgeSeconds * 1000), series: metrics.bind(model, version) };
       tracked.set(k, t);
     }
     return t;
@@ -91,12 +93,11 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
       t.window.add({ ts: o.at, features: o.features, score: o.score });
       touched.add(t);
       timeline.add(o.at, o);
-      const labels = { model: o.model, version: o.version };
-      metrics.observations.inc(labels);
-      if (o.score !== undefined) metrics.score.observe(labels, o.score);
-      if (o.latencyMs !== undefined) metrics.latency.observe(labels, o.latencyMs / 1000);
-      if (o.outcome !== undefined) metrics.decisions.inc({ model: o.model, outcome: o.outcome });
-      if (o.error) metrics.errors.inc(labels);
+      t.series.observations.inc();
+      if (o.score !== undefined) t.series.score.observe(o.score);
+      if (o.latencyMs !== undefined) t.series.latency.observe(o.latencyMs / 1000);
+      if (o.outcome !== undefined) t.series.decision(o.outcome).inc();
+      if (o.error) t.series.errors.inc();
     }
     accuracy.record(stamped);
     const evaluated: string[] = [];
