@@ -42,8 +42,12 @@ interface Cached {
 
 /** Entities examined per sweep: reading them is on the event loop, so a full pass takes several sweeps. */
 const SWEEP_BATCH = 2_000;
-/** Entity states encoded per turn of the event loop, and written per transaction. */
+/**
+ * Entity states encoded per turn of the event loop (and written per transaction): at most this many, and no more
+ * events than SLICE_EVENTS in all, so that a slice of busy merchants costs well under a millisecond too.
+ */
 const CHECKPOINT_SLICE = 64;
+const SLICE_EVENTS = 4096;
 const UPSERT = 0;
 const REMOVE = 1;
 const SET_META = 2;
@@ -172,9 +176,14 @@ export class OnlineStore {
     const batch = this.dirty;
     this.dirty = [];
     const writes: Promise<void>[] = [];
-    for (let i = 0; i < batch.length; i += CHECKPOINT_SLICE) {
+    for (let i = 0; i < batch.length; ) {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      writes.push(this.write(batch.slice(i, i + CHECKPOINT_SLICE)));
+      let end = i;
+      for (let events = 0; end < batch.length && end - i < CHECKPOINT_SLICE && events < SLICE_EVENTS; end++) {
+        events += batch[end].c.state.ts.length;
+      }
+      writes.push(this.write(batch.slice(i, end)));
+      i = end;
     }
     // The position only after every state it covers is written: otherwise a crash could skip their events.
     const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
