@@ -15,7 +15,7 @@ import { checkDrift, checkQuality, checkSlo } from "./checks";
 import { checkDriftConfig } from "./config-check";
 import { type DriftReport, monitoringContract, type Observation, ObservationSchema } from "./contract";
 import { dashboardAsset } from "./dashboard/assets";
-import { driftReport } from "./drift";
+import { complete, driftReport, driftSteps } from "./drift";
 import { MonitoringMetrics } from "./metrics";
 import { qualityReport } from "./quality";
 import { Timeline } from "./timeline";
@@ -69,11 +69,11 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
   const selected = (model: string, version?: string) =>
     [...tracked.values()].filter((t) => t.model === model && (version === undefined || t.version === version));
 
-  /** Drift and quality now, metrics updated; alerts only when `alert` (automatic evaluations). */
-  const evaluate = (t: Tracked, alert: boolean): DriftReport => {
+  /** Drift and quality now, metrics updated; alerts only when `alert` (automatic evaluations). Pauses between steps. */
+  function* evaluation(t: Tracked, alert: boolean): Generator<void, DriftReport> {
     const entries = t.window.entries();
     const baseline = baselines.get(t.model, t.version);
-    const drift = driftReport(t.model, t.version, baseline, entries, cfg.drift);
+    const drift = yield* driftSteps(t.model, t.version, baseline, entries, cfg.drift);
     const quality = qualityReport(t.model, t.version, baseline, entries);
     metrics.drift(drift);
     metrics.quality(quality);
@@ -82,9 +82,10 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
       checkQuality(quality, alerter, cfg.quality);
     }
     return drift;
-  };
+  }
+  const evaluate = (t: Tracked, alert: boolean): DriftReport => complete(evaluation(t, alert));
 
-  const observe = (observations: Observation[]) => {
+  const observe = async (observations: Observation[]) => {
     const now = Date.now();
     const stamped = observations.map((o, i) => ({ ...o, at: timestamp(o.ts, i, now) }));
     const touched = new Set<Tracked>();
@@ -107,7 +108,10 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
       if (t.window.sinceEvaluation < cfg.drift.evaluateEvery || now - t.window.evaluatedAt < cfg.drift.evaluateIntervalMs) continue;
       t.window.sinceEvaluation = 0;
       t.window.evaluatedAt = now;
-      evaluate(t, true);
+      // Other requests run between its features: evaluating the fraud model's 13 features at once stalled the
+      // event loop for 10-16 ms once a second, the largest stall while scoring at 2k/s.
+      const steps = evaluation(t, true);
+      while (!steps.next().done) await new Promise((resolve) => setImmediate(resolve));
       evaluated.push(key(t.model, t.version));
     }
     checkSlo(timeline, alerter, cfg.slo);
@@ -195,18 +199,18 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
  * Observations may also arrive as events of other modules (e.g. `decision.made`): each payload is one observation
  * or `{observations: [...]}`. Subscribing needs only the event's name, so no other module's code is loaded.
  */
-async function subscribeSources(ctx: Ctx, observe: (o: Observation[]) => unknown): Promise<void> {
+async function subscribeSources(ctx: Ctx, observe: (o: Observation[]) => Promise<unknown>): Promise<void> {
   const batch = T.Object({ observations: T.Array(ObservationSchema) });
   for (const source of ctx.config.subscribe) {
     const contract = { name: source.module, events: { [source.event]: T.Unknown() } } as unknown as ModuleContract;
     await ctx.bus.subscribe(
       contract,
       source.event,
-      (payload: unknown) => {
+      async (payload: unknown) => {
         const list = payload && typeof payload === "object" && "observations" in payload ? payload : { observations: [payload] };
         try {
           assertSchema(batch, list, `${source.module}.${source.event} as an observation`);
-          observe((list as { observations: Observation[] }).observations);
+          await observe((list as { observations: Observation[] }).observations);
         } catch (err) {
           ctx.log.warn({ err, event: `${source.module}.${source.event}` }, "event not usable as an observation; skipped");
         }
