@@ -5,6 +5,13 @@
  * monolith without the monitoring module (monitoring's cost) and with authentication on (an API key per request:
  * its cost); the other runs have authentication off.
  *
+ * Saturation load comes from `wrk` (bench/lib/score-wrk.lua: a distinct transaction per request) when it is
+ * installed (`apt-get install wrk`): a Bun fetch client tops out near the server's own rate on this machine, so it
+ * would measure itself. Without wrk the closed loop of bench/lib/score-load.ts is used, and the table says so.
+ * Fixed rates always use score-load.ts: an open loop, latency from each request's scheduled send time.
+ * With wrk, saturation rows also give the server's CPU time per request (Linux /proc): all its threads, and its
+ * main thread alone (the event loop every request passes through): steadier than req/s on a shared machine.
+ *
  *   bun bench/score.ts [--seconds 5] [--rates 500,2000,5000] [--concurrency 64] [--rounds 3]
  *                      [--only monolith,split,no-monitoring,auth]
  */
@@ -41,6 +48,22 @@ interface Load {
   p99Ms: number;
   serviceP50Ms: number;
   serviceP99Ms: number;
+  /** Server CPU µs per request: all threads, and the main thread. */
+  cpu?: { allUs: number; mainUs: number };
+}
+
+/** CPU seconds used by a process (all threads) and by its main thread, from /proc; undefined where there is none. */
+function cpuSeconds(pid: number): { all: number; main: number } | undefined {
+  const ticks = (file: string) => {
+    const stat = readFileSync(file, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from the 3rd (state) on
+    return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (USER_HZ = 100)
+  };
+  try {
+    return { all: ticks(`/proc/${pid}/stat`) / 100, main: ticks(`/proc/${pid}/task/${pid}/stat`) / 100 };
+  } catch {
+    return undefined;
+  }
 }
 
 const monolith = parseYaml(readFileSync(join(REPO, "configs/monolith.yaml"), "utf8")) as Record<string, any>;
@@ -49,7 +72,8 @@ monolith.log = { level: "warn" };
 monolith.auth = { mode: "off" };
 const API_KEY = `clv_bench0001_${"k".repeat(43)}`;
 
-async function deployment(kind: string): Promise<{ url: string; stop: () => Promise<void> }> {
+/** `pid`: the process serving /v1/score, when it is one (not for split, where it is the `cleave up` supervisor). */
+async function deployment(kind: string): Promise<{ url: string; pid?: number; stop: () => Promise<void> }> {
   const work = mkdtempSync(join(tmpdir(), `cleave-bench-${kind}-`));
   const port = await freePort();
   const config = structuredClone(monolith);
@@ -86,6 +110,7 @@ async function deployment(kind: string): Promise<{ url: string; stop: () => Prom
   }
   return {
     url,
+    pid: kind === "split" ? undefined : child.proc.pid,
     stop: async () => {
       child.proc.kill(kind === "split" ? "SIGINT" : "SIGTERM");
       await child.exit(30_000);
@@ -94,7 +119,33 @@ async function deployment(kind: string): Promise<{ url: string; stop: () => Prom
   };
 }
 
-async function load(url: string, mode: "rate" | "concurrency", n: number, prefix: string): Promise<Load> {
+const WRK = Bun.which("wrk");
+if (!WRK) console.error("wrk not found (apt-get install wrk): saturation is measured with the Bun fetch closed loop instead");
+const saturationGenerator = WRK ? "wrk" : "Bun fetch closed loop";
+
+/** wrk, one thread (the server needs the other core), `n` connections: a 1 s warm-up, then the measured run. */
+async function wrkLoad(url: string, n: number, prefix: string, pid?: number): Promise<Load> {
+  const run = async (tag: string, s: number) => {
+    const gen = new Child(["-t1", `-c${n}`, `-d${s}s`, "--timeout", "10s", "-s", join(REPO, "bench/lib/score-wrk.lua"), url], {
+      cmd: [WRK!],
+      env: { ...process.env, SCORE_PREFIX: `${prefix}-${tag}`, CLEAVE_API_KEY: API_KEY } as Record<string, string>,
+    });
+    await gen.exit(s * 1000 + 60_000);
+    return JSON.parse(gen.stdout.trim().split("\n").pop()!) as Load;
+  };
+  await run("warm", 1);
+  const before = pid === undefined ? undefined : cpuSeconds(pid);
+  const result = await run("run", seconds);
+  const after = pid === undefined ? undefined : cpuSeconds(pid);
+  if (before && after && result.requests) {
+    const us = (s: number) => Math.round((s / result.requests) * 1e6);
+    result.cpu = { allUs: us(after.all - before.all), mainUs: us(after.main - before.main) };
+  }
+  return result;
+}
+
+async function load(url: string, mode: "rate" | "concurrency", n: number, prefix: string, pid?: number): Promise<Load> {
+  if (mode === "concurrency" && WRK) return wrkLoad(`${url}/v1/score`, n, prefix, pid);
   const gen = new Child([join(REPO, "bench/lib/score-load.ts"), `${url}/v1/score`, mode, String(n), String(seconds), prefix], {
     cmd: [process.execPath],
     env: { ...process.env, CLEAVE_API_KEY: API_KEY } as Record<string, string>,
@@ -110,10 +161,11 @@ for (const kind of ["monolith", "split"].filter((k) => only.has(k))) {
     const phases: ["rate" | "concurrency", number][] = rates.map((r) => ["rate", r] as ["rate", number]);
     phases.push(["concurrency", concurrency]);
     for (const [mode, n] of phases) {
-      const r = await load(d.url, mode, n, `${kind}-${mode}-${n}`);
+      const r = await load(d.url, mode, n, `${kind}-${mode}-${n}`, d.pid);
       const what = mode === "rate" ? `${n} req/s offered` : `saturation (c=${n})`;
       const failed = r.errors ? `${r.errors} (${Object.entries(r.statuses).map(([s, c]) => `${c}×${s}`).join(", ")})` : "0";
-      rows.push([kind, what, Math.round(r.perSecond), r.p50Ms, r.p99Ms, r.serviceP50Ms, r.serviceP99Ms, failed]);
+      const cpu = r.cpu ? `${r.cpu.allUs} / ${r.cpu.mainUs}` : "";
+      rows.push([kind, what, Math.round(r.perSecond), r.p50Ms, r.p99Ms, r.serviceP50Ms, r.serviceP99Ms, cpu, failed]);
       console.error(`${kind} ${what}: ${Math.round(r.perSecond)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
     }
   } finally {
@@ -129,11 +181,13 @@ for (const kind of ["monolith", "split"].filter((k) => only.has(k))) {
 const variants = ["monolith", "no-monitoring", "auth"].filter((k) => k === "monolith" || only.has(k));
 const running = only.has("no-monitoring") || only.has("auth") ? await Promise.all(variants.map((v) => deployment(v))) : [];
 const perRound: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v, []]));
+const cpuRound: Record<string, string[]> = Object.fromEntries(variants.map((v) => [v, []]));
 try {
   for (let round = 0; round < rounds && running.length; round++) {
     for (const [i, v] of variants.entries()) {
-      const r = await load(running[i].url, "concurrency", concurrency, `${v}-round${round}`);
+      const r = await load(running[i].url, "concurrency", concurrency, `${v}-round${round}`, running[i].pid);
       perRound[v].push(r.perSecond);
+      if (r.cpu) cpuRound[v].push(`${r.cpu.allUs}/${r.cpu.mainUs}`);
       console.error(`round ${round + 1} ${v}: ${Math.round(r.perSecond)} req/s`);
     }
   }
@@ -144,8 +198,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const ratio = (v: string) =>
   perRound[v]?.length ? median(perRound[v].map((x, i) => x / perRound.monolith[i])).toFixed(2) : "n/a";
 
-console.log(`\nPOST /v1/score — ${machine()}\n${seconds} s per phase; load generator in its own process\n`);
-console.log(table(["placement", "load", "req/s", "p50 ms", "p99 ms", "p50 ms (sent)", "p99 ms (sent)", "failed"], rows));
+console.log(`\nPOST /v1/score — ${machine()}\n${seconds} s per phase; load generator in its own process (saturation: ${saturationGenerator})\n`);
+console.log(table(["placement", "load", "req/s", "p50 ms", "p99 ms", "p50 ms (sent)", "p99 ms (sent)", "CPU µs/req all / main", "failed"], rows));
 console.log("p50/p99: from each request's scheduled time (includes any queueing); (sent): from when it was actually sent");
 const sat = (kind: string) => rows.find((r) => r[0] === kind && String(r[1]).startsWith("saturation"))?.[2] as number | undefined;
 const m = sat("monolith");
@@ -153,8 +207,13 @@ const sp = sat("split");
 if (m && sp) console.log(`\nsplit / monolith saturation throughput: ${(sp / m).toFixed(2)}`);
 if (running.length) {
   console.log(`\nside by side at saturation (c=${concurrency}), ${rounds} rounds, req/s per round:`);
-  for (const v of variants) console.log(`  ${v.padEnd(14)} ${perRound[v].map((x) => Math.round(x)).join(", ")}`);
-  console.log(`monolith with monitoring / without (median of rounds): ${(1 / Number(ratio("no-monitoring"))).toFixed(2)}`);
-  console.log(`monolith with authentication on / off (median of rounds): ${ratio("auth")}`);
+  for (const v of variants) {
+    const cpu = cpuRound[v].length ? `   (CPU µs/req all/main: ${cpuRound[v].join(", ")})` : "";
+    console.log(`  ${v.padEnd(14)} ${perRound[v].map((x) => Math.round(x)).join(", ")}${cpu}`);
+  }
+  if (perRound["no-monitoring"]) {
+    console.log(`monolith with monitoring / without (median of rounds): ${(1 / Number(ratio("no-monitoring"))).toFixed(2)}`);
+  }
+  if (perRound.auth) console.log(`monolith with authentication on / off (median of rounds): ${ratio("auth")}`);
 }
 process.exit(0);

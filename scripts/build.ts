@@ -5,7 +5,11 @@
 import { $ } from "bun";
 import { existsSync } from "node:fs";
 
-export const WORKER_ENTRIES = ["src/modules/inference/worker.ts", "src/runtime/security/audit-worker.ts"].filter((f) => existsSync(f));
+export const WORKER_ENTRIES = [
+  "src/modules/inference/worker.ts",
+  "src/runtime/security/audit-worker.ts",
+  "src/storage/sqlite-writer-worker.ts",
+].filter((f) => existsSync(f));
 
 const outfile = process.argv[2] ?? "dist/cleave";
 await $`bun build --compile --minify-syntax --sourcemap=inline src/cli/main.ts ${WORKER_ENTRIES} --outfile ${outfile}`;

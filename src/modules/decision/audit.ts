@@ -3,7 +3,9 @@
  *
  * Group commit: `record` only appends to an in-memory buffer; the buffer is written in ONE transaction every
  * `flushIntervalMs` (or as soon as `batchSize` records wait), and on stop. The hot path therefore never waits for
- * a disk write, and the cost of a commit (an fsync with synchronous=FULL) is shared by the whole batch.
+ * a disk write, and the cost of a commit (an fsync with synchronous=FULL) is shared by the whole batch. The
+ * transactions run on a worker thread (SqliteWriter), so inserting them takes no time from the event loop; reads,
+ * overrides and retention use this thread's connection, after the records already answered have committed.
  * Durability window: a process crash loses at most the records buffered since the last flush (≤ flushIntervalMs of
  * decisions, at most batchSize). With synchronous=NORMAL (default, WAL) committed batches also survive a process
  * crash but the last batches before an OS crash or power loss may be lost; synchronous=FULL fsyncs each batch.
@@ -12,6 +14,7 @@ import type { Db } from "../../runtime/native/sqlite";
 import { openDatabase } from "../../runtime/native/sqlite";
 import type { Logger } from "../../runtime/log";
 import type { DecisionRecord, Outcome, RuleFired } from "./contract";
+import { encodeRow, SqliteWriter } from "../../storage/sqlite-writer";
 
 type Scalar = string | number | boolean | null;
 
@@ -32,8 +35,6 @@ export interface AuditEntry {
   traceId: string;
 }
 
-/** A decision as the insert statement's parameters, in column order. */
-type Row = [string, number, string, number, string, string, string, string, string, string, string, number, string | null, string];
 
 export interface AuditOptions {
   flushIntervalMs: number;
@@ -72,10 +73,15 @@ const MIGRATIONS = [
 
 export class AuditStore {
   private readonly db: Db;
-  private buffer: Row[] = [];
+  /** Decisions waiting for the next group commit, each the insert's parameters as one line (see SqliteWriter). */
+  private buffer: string[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
-  private readonly insertMany: (rows: Row[]) => void;
+  private readonly writer: SqliteWriter;
+  /** Records sent to the writer and not yet committed. */
+  private writing = 0;
+  /** Settles once every batch sent so far has been answered. */
+  private written: Promise<unknown> = Promise.resolve();
   private readonly stmts;
 
   constructor(
@@ -84,13 +90,10 @@ export class AuditStore {
     private readonly log: Logger,
   ) {
     this.db = openDatabase(file, { migrations: MIGRATIONS, synchronous: opts.synchronous });
-    const insert = this.db.prepare(
+    this.writer = new SqliteWriter(file, opts.synchronous, [
       `INSERT INTO decisions (id, at, decision, score, model_name, model_version, rule_set_version, rules_fired,
          reasons, tx, features, latency_us, caller, trace_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-    );
-    this.insertMany = this.db.transaction((rows: Row[]) => {
-      for (const row of rows) insert.run(row);
-    });
+    ]);
     this.stmts = {
       get: this.db.prepare("SELECT * FROM decisions WHERE id = ?"),
       overrides: this.db.prepare("SELECT decision, reason, analyst, at FROM overrides WHERE decision_id = ? ORDER BY seq"),
@@ -99,13 +102,12 @@ export class AuditStore {
       purgeDeadLetters: this.db.prepare("DELETE FROM dead_letters WHERE at < ?"),
       addDeadLetter: this.db.prepare("INSERT INTO dead_letters (url, event, payload, attempts, error, at) VALUES (?,?,?,?,?,?)"),
       deadLetters: this.db.prepare("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?"),
-      count: this.db.prepare("SELECT count(*) AS n FROM decisions"),
     };
   }
 
   /** True while commits keep failing and the backlog has reached maxPending: no decision should go unrecorded. */
   get saturated(): boolean {
-    return this.buffer.length >= this.opts.maxPending;
+    return this.pending >= this.opts.maxPending;
   }
 
   /** Buffers one decision; it reaches the file at the next group commit. */
@@ -113,40 +115,49 @@ export class AuditStore {
     if (this.closed) throw new Error("audit store is closed");
     const e = entry;
     // Encoded now, not at commit time: an in-process caller may reuse or change its objects once answered.
-    this.buffer.push([e.id, e.at, e.decision, e.score, e.modelName, e.modelVersion, e.ruleSetVersion,
-      JSON.stringify(e.rulesFired), JSON.stringify(e.reasons), JSON.stringify(e.transaction),
-      JSON.stringify(e.features), e.latencyUs, e.caller, e.traceId]);
+    this.buffer.push(encodeRow([e.id, e.at, e.decision, e.score, e.modelName, e.modelVersion, e.ruleSetVersion,
+      e.rulesFired, e.reasons, e.transaction, e.features, e.latencyUs, e.caller, e.traceId]));
     if (this.buffer.length >= this.opts.batchSize) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
   }
 
-  /** Writes every buffered record in one transaction. */
+  /** Sends every buffered record to the writer, to be written in one transaction. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
-    try {
-      this.insertMany(batch);
-    } catch (err) {
-      // Keep the records for the next attempt (e.g. SQLITE_BUSY from an external reader holding a lock).
-      this.log.error({ err, records: batch.length }, "audit group commit failed; will retry");
-      this.buffer = batch.concat(this.buffer);
-      if (!this.closed) this.timer = setTimeout(() => this.flush(), this.opts.flushIntervalMs * 10);
-    }
+    this.writing += batch.length;
+    const sent = this.writer.write(0, batch.join("\n")).then(
+      () => void (this.writing -= batch.length),
+      (err) => {
+        this.writing -= batch.length;
+        // Keep the records for the next attempt (e.g. SQLITE_BUSY from an external reader holding a lock).
+        this.log.error({ err, records: batch.length }, "audit group commit failed; will retry");
+        this.buffer = batch.concat(this.buffer);
+        if (!this.closed) {
+          clearTimeout(this.timer);
+          this.timer = setTimeout(() => this.flush(), this.opts.flushIntervalMs * 10);
+        }
+      },
+    );
+    this.written = Promise.all([this.written, sent]);
   }
 
+  /** Records not yet committed: buffered, or being written. */
   get pending(): number {
-    return this.buffer.length;
+    return this.buffer.length + this.writing;
   }
 
-  count(): number {
-    return (this.stmts.count.get() as { n: number }).n;
+  /** Waits until every record already answered has been written (or its write has failed and it is buffered). */
+  private async settle(): Promise<void> {
+    this.flush();
+    await this.written;
   }
 
-  get(id: string): DecisionRecord | undefined {
-    if (this.buffer.length) this.flush();
+  async get(id: string): Promise<DecisionRecord | undefined> {
+    await this.settle();
     const row = this.stmts.get.get(id) as Record<string, any> | undefined;
     if (!row) return undefined;
     const overrides = (this.stmts.overrides.all(id) as { decision: Outcome; reason: string; analyst: string | null; at: number }[]).map(
@@ -172,17 +183,17 @@ export class AuditStore {
   }
 
   /** Appends an override; false when the decision does not exist. The original row is never changed. */
-  override(id: string, decision: Outcome, reason: string, analyst: string | null, at = Date.now()): boolean {
-    if (this.buffer.length) this.flush();
+  async override(id: string, decision: Outcome, reason: string, analyst: string | null, at = Date.now()): Promise<boolean> {
+    await this.settle();
     if (!this.stmts.get.get(id)) return false;
     this.stmts.addOverride.run(id, decision, reason, analyst, at);
     return true;
   }
 
   /** Retention: deletes up to `limit` decisions (with their overrides) older than the cutoff, and old dead letters. */
-  purgeOlderThan(cutoffMs: number, limit: number): number {
+  async purgeOlderThan(cutoffMs: number, limit: number): Promise<number> {
     if (this.closed) return 0;
-    this.flush();
+    await this.settle();
     const deleted = this.stmts.purgeDecisions.run(cutoffMs, limit).changes;
     this.stmts.purgeDeadLetters.run(cutoffMs);
     return deleted;
@@ -205,12 +216,13 @@ export class AuditStore {
     }));
   }
 
-  /** Flushes what is buffered, then closes the file. */
-  close(): void {
+  /** Writes what is buffered, then closes the file. */
+  async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
+    await this.settle();
     this.closed = true;
     clearTimeout(this.timer);
+    await this.writer.close();
     this.db.close();
   }
 }

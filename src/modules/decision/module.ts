@@ -82,7 +82,7 @@ export default defineModule(decisionContract, (ctx) => {
         let total = 0;
         let slice = PURGE_SLICE;
         while (slice === PURGE_SLICE && !stopped) {
-          slice = audit.purgeOlderThan(cutoff, PURGE_SLICE);
+          slice = await audit.purgeOlderThan(cutoff, PURGE_SLICE);
           total += slice;
           await new Promise((r) => setImmediate(r));
         }
@@ -204,15 +204,15 @@ export default defineModule(decisionContract, (ctx) => {
           }
         },
         getRules: () => info(current),
-        getDecision({ id }) {
-          const record = audit.get(id);
+        async getDecision({ id }) {
+          const record = await audit.get(id);
           if (!record) throw notFound(`no decision with id "${id}"`);
           return record;
         },
-        overrideDecision({ id, decision, reason, analyst }, call) {
+        async overrideDecision({ id, decision, reason, analyst }, call) {
           const who = analyst ?? call.identity?.id ?? null;
-          if (!audit.override(id, decision, reason, who)) throw notFound(`no decision with id "${id}"`);
-          return audit.get(id)!;
+          if (!(await audit.override(id, decision, reason, who))) throw notFound(`no decision with id "${id}"`);
+          return (await audit.get(id))!;
         },
         deadLetters: ({ limit }) => audit.deadLetters(limit ?? 100),
       },
@@ -225,7 +225,7 @@ export default defineModule(decisionContract, (ctx) => {
         clearInterval(retention);
         watcher?.close();
         await webhooks.close();
-        audit.close();
+        await audit.close();
       },
     };
   })();

@@ -56,6 +56,11 @@ export default defineModule(featureContract, async (ctx) => {
   let position = saved.position;
   let running = true;
   let positionWaiters: { seq: number; resolve: () => void }[] = [];
+  /**
+   * Seqs that `observe` applied ahead of the consumer (the scoring path applies its own event at once): the consumer
+   * passes over them instead of applying them a second time. Each is removed when the consumer reaches it.
+   */
+  const observedAhead = new Set<number>();
 
   let committed = position;
   let checkpointing: Promise<void> | undefined;
@@ -103,7 +108,7 @@ export default defineModule(featureContract, async (ctx) => {
       for (let i = 0; i < events.length; i++) {
         const e = events[i];
         try {
-          applier.apply(e);
+          if (!observedAhead.delete(e.seq)) applier.apply(e);
         } catch (err) {
           // A malformed log entry (written around ingestion) must not stop the consumer: logged and skipped.
           ctx.log.error({ err, seq: e.seq }, "event could not be applied; skipped");
@@ -166,7 +171,10 @@ export default defineModule(featureContract, async (ctx) => {
         const ts = resolveAsOf(event.timestamp, "event.timestamp");
         const e: EngineEvent = { seq, type: event.type, ts, data: event.data };
         // Too late to apply: it is counted (stats.lateDropped) and the vector is answered without it.
-        applier.apply(e);
+        if (seq > position && !observedAhead.has(seq)) {
+          applier.apply(e);
+          observedAhead.add(seq);
+        }
         const entities: Record<string, string> = {};
         for (const ent of plan.entities) {
           const id = entityIdOf(ent, e);
@@ -201,7 +209,7 @@ export default defineModule(featureContract, async (ctx) => {
       await checkpoint();
       // A timer's checkpoint may have been running: the last call waited for it, this one writes what is left.
       await checkpoint();
-      store.close();
+      await store.close();
     },
   };
 });

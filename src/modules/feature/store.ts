@@ -1,11 +1,14 @@
 /**
  * The online store: entity states in SQLite, the hot ones cached in memory (LRU, bounded). Changed states and the
  * consumer's log position are committed in one transaction (a checkpoint), so after a crash the module resumes from
- * the position that matches its state and every event is counted exactly once.
+ * the position that matches its state and every event is counted exactly once. Checkpoint transactions run on a
+ * SqliteWriter thread: writing every busy entity's state each second (and SQLite's WAL checkpoints after them)
+ * stalled scoring for tens of milliseconds; states are encoded here and their bytes handed over without a copy.
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase, type Db } from "../../runtime/native/sqlite";
+import { encodeRow, SqliteWriter } from "../../storage/sqlite-writer";
 import type { FeaturePlan } from "./definitions";
 import { Bloom } from "./bloom";
 import { emptyState, type EntityState } from "./engine";
@@ -37,9 +40,17 @@ interface Cached {
   used: number;
 }
 
-const SWEEP_BATCH = 20_000;
-/** Entity states per checkpoint transaction, between which the event loop is free. */
+/** Entities examined per sweep: reading them is on the event loop, so a full pass takes several sweeps. */
+const SWEEP_BATCH = 2_000;
+/**
+ * Entity states encoded per turn of the event loop (and written per transaction): at most this many, and no more
+ * events than SLICE_EVENTS in all, so that a slice of busy merchants costs well under a millisecond too.
+ */
 const CHECKPOINT_SLICE = 64;
+const SLICE_EVENTS = 4096;
+const UPSERT = 0;
+const REMOVE = 1;
+const SET_META = 2;
 
 /**
  * State on disk: [u32 n][f64 ts × n][f64 seq × n][JSON of the columns]. Times and positions as raw doubles keep a
@@ -80,9 +91,8 @@ export class OnlineStore {
   private dirty: { entity: number; c: Cached }[] = [];
   private clock = 0;
   private readonly load;
-  private readonly upsert;
   private readonly remove;
-  private readonly setMeta;
+  private readonly writer: SqliteWriter;
   private sweepCursor: [string, string] = ["", ""];
   private storedCount = { at: 0, n: 0 };
   /** Keys ever stored since start (plus those on disk at start): a miss here skips the SQLite lookup. */
@@ -93,12 +103,13 @@ export class OnlineStore {
     this.db = openDatabase(this.file, { migrations: MIGRATIONS });
     this.caches = plan.entities.map(() => new Map());
     this.load = this.db.prepare("SELECT state FROM entities WHERE kind = ? AND id = ?").pluck();
-    this.upsert = this.db.prepare(
+    this.remove = this.db.prepare("DELETE FROM entities WHERE kind = ? AND id = ?");
+    this.writer = new SqliteWriter(this.file, "NORMAL", [
       "INSERT INTO entities (kind, id, last_ts, state) VALUES (?, ?, ?, ?) " +
         "ON CONFLICT (kind, id) DO UPDATE SET last_ts = excluded.last_ts, state = excluded.state",
-    );
-    this.remove = this.db.prepare("DELETE FROM entities WHERE kind = ? AND id = ?");
-    this.setMeta = this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+      "DELETE FROM entities WHERE kind = ? AND id = ?",
+      "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+    ]);
     const count = this.db.prepare("SELECT count(*) FROM entities").pluck().get() as number;
     this.stored = new Bloom(Math.max(1_000_000, 2 * count));
     for (const r of this.db.prepare("SELECT kind, id FROM entities").raw().iterate() as Iterable<[string, string]>) {
@@ -164,39 +175,71 @@ export class OnlineStore {
   async checkpoint(cp: Checkpoint): Promise<void> {
     const batch = this.dirty;
     this.dirty = [];
-    for (let i = 0; i < batch.length; i += CHECKPOINT_SLICE) {
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < batch.length; ) {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      try {
-        this.write(batch.slice(i, i + CHECKPOINT_SLICE));
-      } catch (err) {
-        // Not written (the slice's transaction rolled back): still to be written by the next checkpoint.
-        for (const d of batch.slice(i)) if (d.c.dirty) this.dirty.push(d);
-        throw err;
+      let end = i;
+      for (let events = 0; end < batch.length && end - i < CHECKPOINT_SLICE && events < SLICE_EVENTS; end++) {
+        events += batch[end].c.state.ts.length;
       }
+      writes.push(this.write(batch.slice(i, end)));
+      i = end;
     }
-    this.db.transaction(() => {
-      this.setMeta.run("position", cp.position);
-      this.setMeta.run("watermark", Number.isFinite(cp.watermark) ? cp.watermark : -1e300);
-      this.setMeta.run("applied", cp.applied);
-      this.setMeta.run("lateDropped", cp.lateDropped);
-    })();
+    // The position only after every state it covers is written: otherwise a crash could skip their events.
+    const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const meta: [string, number][] = [
+      ["position", cp.position],
+      ["watermark", Number.isFinite(cp.watermark) ? cp.watermark : -1e300],
+      ["applied", cp.applied],
+      ["lateDropped", cp.lateDropped],
+    ];
+    await this.writer.write(SET_META, meta.map(encodeRow).join("\n"));
     this.evictClean();
   }
 
-  private write(slice: { entity: number; c: Cached }[]): void {
-    this.db.transaction(() => {
-      for (const { entity, c } of slice) {
-        const kind = this.plan.entities[entity].name;
-        const n = c.state.ts.length;
-        if (n === 0) this.remove.run(kind, c.id);
-        else {
-          this.upsert.run(kind, c.id, c.state.ts[n - 1], encodeState(c.state));
-          this.stored.add(`${kind}\u0001${c.id}`);
-        }
+  /** Hands a slice of changed states to the writer: one transaction, their bytes in one transferred buffer. */
+  private write(slice: { entity: number; c: Cached }[]): Promise<void> {
+    const parts: Buffer[] = [];
+    const upserts: string[] = [];
+    const removes: string[] = [];
+    let offset = 0;
+    for (const { entity, c } of slice) {
+      const kind = this.plan.entities[entity].name;
+      const n = c.state.ts.length;
+      if (n === 0) removes.push(encodeRow([kind, c.id]));
+      else {
+        const bytes = encodeState(c.state);
+        parts.push(bytes);
+        upserts.push(encodeRow([kind, c.id, c.state.ts[n - 1], { $blob: [offset, bytes.length] }]));
+        offset += bytes.length;
+        this.stored.add(`${kind}\u0001${c.id}`);
       }
-    })();
-    // Written as they are now, events since the snapshot included: clean until their next change.
-    for (const { c } of slice) c.dirty = false;
+      // Encoded as they are now, events since included: clean until their next change.
+      c.dirty = false;
+    }
+    // A buffer of its own (not from Buffer's shared pool): transferring it hands its whole ArrayBuffer over.
+    const blob = new Uint8Array(offset);
+    offset = 0;
+    for (const p of parts) {
+      blob.set(p, offset);
+      offset += p.length;
+    }
+    const done = [upserts.length ? this.writer.write(UPSERT, upserts.join("\n"), blob) : undefined,
+      removes.length ? this.writer.write(REMOVE, removes.join("\n")) : undefined];
+    return Promise.all(done).then(
+      () => undefined,
+      (err) => {
+        // Not written: still to be written by the next checkpoint (unless changed since, and so listed again).
+        for (const d of slice) {
+          if (!d.c.dirty) {
+            d.c.dirty = true;
+            this.dirty.push(d);
+          }
+        }
+        throw err;
+      },
+    );
   }
 
   /**
@@ -266,7 +309,8 @@ export class OnlineStore {
     return { cached: this.cachedCount, stored, bytes };
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.writer.close();
     this.db.close();
   }
 }

@@ -20,6 +20,21 @@ const MIGRATIONS = [
    );`,
 ];
 
+/** A stored event as a read answers it, its data still the JSON text that was written. */
+interface Row {
+  seq: number;
+  id: string;
+  type: string;
+  ts: number;
+  data: string;
+}
+
+/**
+ * How many of the newest stored events are also kept in memory: a consumer that keeps up (the feature module in the
+ * same process, a read per group commit) is answered from them without a query.
+ */
+const TAIL_EVENTS = 8192;
+
 interface Pending {
   events: ValidEvent[];
   resolve: (r: Appended[]) => void;
@@ -36,6 +51,8 @@ export class SqliteLog implements EventLog {
   private flushScheduled = false;
   private headSeq: number;
   private waiters: (() => void)[] = [];
+  /** Every event stored since open with seq >= tail[0].seq, in seq order (trimmed in bulk, so up to 2 × TAIL_EVENTS). */
+  private tail: Row[] = [];
 
   constructor(dir: string, durability: "process" | "power") {
     this.db = openDatabase(join(dir, "log.sqlite"), {
@@ -70,13 +87,19 @@ export class SqliteLog implements EventLog {
     this.pending = [];
     this.flushScheduled = false;
     const received = Date.now();
+    const stored: Row[] = [];
     let results: Appended[][];
     try {
       results = this.db.transaction(() =>
         batch.map((p) =>
           p.events.map((e) => {
-            const r = this.insert.run(e.id, e.type, e.ts, JSON.stringify(e.data), received);
-            if (r.changes === 1) return { seq: Number(r.lastInsertRowid), duplicate: false };
+            const data = JSON.stringify(e.data);
+            const r = this.insert.run(e.id, e.type, e.ts, data, received);
+            if (r.changes === 1) {
+              const seq = Number(r.lastInsertRowid);
+              stored.push({ seq, id: e.id, type: e.type, ts: e.ts, data });
+              return { seq, duplicate: false };
+            }
             return { seq: this.seqOf.get(e.id) as number, duplicate: true };
           }),
         ),
@@ -85,6 +108,8 @@ export class SqliteLog implements EventLog {
       for (const p of batch) p.reject(err);
       return;
     }
+    for (const row of stored) this.tail.push(row);
+    if (this.tail.length > 2 * TAIL_EVENTS) this.tail = this.tail.slice(-TAIL_EVENTS);
     for (const r of results.flat()) if (!r.duplicate && r.seq > this.headSeq) this.headSeq = r.seq;
     batch.forEach((p, i) => p.resolve(results[i]));
     const waiters = this.waiters;
@@ -104,7 +129,7 @@ export class SqliteLog implements EventLog {
         this.waiters.push(done);
       });
     }
-    const rows = this.readAfter.all(after, max) as { seq: number; id: string; type: string; ts: number; data: string }[];
+    const rows = this.tail.length && this.tail[0].seq <= after + 1 ? this.tailAfter(after, max) : (this.readAfter.all(after, max) as Row[]);
     const out: LoggedEvent[] = [];
     let bytes = 0;
     for (const r of rows) {
@@ -115,12 +140,25 @@ export class SqliteLog implements EventLog {
     return out;
   }
 
+  /** The tail's events with seq > after (the caller checked that the tail holds all of them), at most `max`. */
+  private tailAfter(after: number, max: number): Row[] {
+    let lo = 0;
+    let hi = this.tail.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.tail[mid].seq <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.tail.slice(lo, lo + max);
+  }
+
   /** Drops events older than the retention that every live consumer has read past. */
   trim(receivedBefore: number, belowSeq: number): number {
     // Events are received in seq order: the first one young enough bounds the range to delete (by primary key).
     const firstKept = this.db.prepare("SELECT seq FROM events WHERE received >= ? ORDER BY seq LIMIT 1").pluck().get(receivedBefore) as
       number | undefined;
     const below = Math.min(belowSeq, firstKept ?? Infinity);
+    if (Number.isFinite(below)) this.tail = this.tail.filter((r) => r.seq >= below);
     return Number.isFinite(below) ? this.db.prepare("DELETE FROM events WHERE seq < ?").run(below).changes : 0;
   }
 

@@ -89,6 +89,28 @@ export function driftReport(
   entries: WindowEntry[],
   cfg: MonitoringConfig["drift"],
 ): DriftReport {
+  return complete(driftSteps(model, version, baseline, entries, cfg));
+}
+
+/** Runs a stepwise computation to its end at once. */
+export function complete<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The drift report a feature at a time: it pauses (yields) after each feature, so that a caller can let other work
+ * run in between (one feature's test over a full window takes up to a few milliseconds).
+ */
+export function* driftSteps(
+  model: string,
+  version: string,
+  baseline: PreparedBaseline | undefined,
+  entries: WindowEntry[],
+  cfg: MonitoringConfig["drift"],
+): Generator<void, DriftReport> {
   const report: DriftReport = {
     model,
     version,
@@ -102,6 +124,7 @@ export function driftReport(
   if (!baseline) return { ...report, status: "no_baseline" };
   for (const [name, ref] of baseline.features) {
     report.features.push(featureDrift(name, ref, entries, cfg, cfg.features[`${model}.${name}`]));
+    yield;
   }
   if (baseline.score) report.score = featureDrift(SCORE_COLUMN, baseline.score, entries, cfg, cfg.features[`${model}.score`]);
   const evaluated = report.features.filter((f) => f.status === "ok");

@@ -54,6 +54,22 @@ export class MonitoringMetrics extends RegistryHolder {
   readonly suppressed = new Counter({ name: "cleave_monitoring_alerts_suppressed_total", help: "Alert repeats held back by de-duplication", labelNames: ["kind"], registers: this.r });
   readonly deliveryFailures = new Counter({ name: "cleave_monitoring_alert_delivery_failures_total", help: "Alert deliveries that failed", labelNames: ["target"], registers: this.r });
 
+  /** The per-observation series of one model version, labelled once (see Tracked in module.ts). */
+  bind(model: string, version: string) {
+    const decisions = new Map<string, ReturnType<typeof this.decisions.labels>>();
+    return {
+      observations: this.observations.labels(model, version),
+      errors: this.errors.labels(model, version),
+      score: this.score.labels(model, version),
+      latency: this.latency.labels(model, version),
+      decision: (outcome: string) => {
+        let c = decisions.get(outcome);
+        if (!c) decisions.set(outcome, (c = this.decisions.labels(model, outcome)));
+        return c;
+      },
+    };
+  }
+
   drift(report: DriftReport): void {
     const base = { model: report.model, version: report.version };
     for (const f of report.score ? [...report.features, report.score] : report.features) {

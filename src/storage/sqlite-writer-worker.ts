@@ -1,0 +1,60 @@
+/**
+ * The thread behind SqliteWriter: its own connection to the file, the writer's statements prepared once, and each
+ * batch it receives written in one transaction. Answers every batch (and the close) in the order received.
+ */
+import Database from "better-sqlite3";
+import type { WriterReply, WriterRequest } from "./sqlite-writer";
+
+declare const self: Worker;
+
+let db: Database.Database | undefined;
+let write: ((statement: number, lines: string, blob: Uint8Array | undefined) => void) | undefined;
+let failure: string | undefined;
+
+/** `{"$blob": [offset, length]}` binds those bytes of the batch's blob; other objects and arrays their JSON text. */
+function bindable(params: unknown[], blob: Uint8Array | undefined): unknown[] {
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i] as { $blob?: [number, number] } | null;
+    if (p === null || typeof p !== "object") continue;
+    params[i] = p.$blob && blob ? Buffer.from(blob.buffer, blob.byteOffset + p.$blob[0], p.$blob[1]) : JSON.stringify(p);
+  }
+  return params;
+}
+
+function handle(msg: WriterRequest): WriterReply | undefined {
+  switch (msg.type) {
+    case "open":
+      try {
+        db = new Database(msg.file);
+        // The main thread created the file in WAL mode (a property of the file); these two are per connection.
+        db.pragma(`synchronous = ${msg.synchronous}`);
+        db.pragma("busy_timeout = 5000");
+        const statements = msg.statements.map((sql) => db!.prepare(sql));
+        write = db.transaction((statement: number, lines: string, blob: Uint8Array | undefined) => {
+          // One line per row: JSON text never holds a raw newline.
+          for (const line of lines.split("\n")) statements[statement].run(bindable(JSON.parse(line) as unknown[], blob));
+        });
+      } catch (err) {
+        failure = `cannot open ${msg.file}: ${(err as Error).message}`;
+      }
+      return undefined;
+    case "write":
+      try {
+        if (!write) throw new Error(failure ?? "writer is closed");
+        write(msg.statement, msg.lines, msg.blob);
+        return { type: "done", id: msg.id };
+      } catch (err) {
+        return { type: "failed", id: msg.id, message: (err as Error).message };
+      }
+    case "close":
+      db?.close();
+      db = undefined;
+      write = undefined;
+      return { type: "done", id: msg.id };
+  }
+}
+
+self.onmessage = (event: MessageEvent<WriterRequest>) => {
+  const reply = handle(event.data);
+  if (reply) self.postMessage(reply);
+};
