@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 export const WORKER_ENTRIES = [
   "src/modules/inference/worker.ts",
   "src/runtime/security/audit-worker.ts",
-  "src/storage/sqlite-writer-worker.ts",
+  "src/runtime/native/sqlite-writer-worker.ts",
 ].filter((f) => existsSync(f));
 
 const outfile = process.argv[2] ?? "dist/cleave";

@@ -14,7 +14,7 @@ import type { Db } from "../../runtime/native/sqlite";
 import { openDatabase } from "../../runtime/native/sqlite";
 import type { Logger } from "../../runtime/log";
 import type { DecisionRecord, Outcome, RuleFired } from "./contract";
-import { encodeRow, SqliteWriter } from "../../storage/sqlite-writer";
+import { encodeRow, SqliteWriter } from "../../runtime/native/sqlite-writer";
 
 type Scalar = string | number | boolean | null;
 

@@ -8,7 +8,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase, type Db } from "../../runtime/native/sqlite";
-import { encodeRow, SqliteWriter } from "../../storage/sqlite-writer";
+import { encodeRow, SqliteWriter } from "../../runtime/native/sqlite-writer";
 import type { FeaturePlan } from "./definitions";
 import { Bloom } from "./bloom";
 import { emptyState, type EntityState } from "./engine";

@@ -5,7 +5,7 @@
 import type { Static } from "@sinclair/typebox";
 import type { Logger } from "../../runtime/log";
 import type { Db } from "../../runtime/native/sqlite";
-import { encodeRow, SqliteWriter } from "../../storage/sqlite-writer";
+import { encodeRow, SqliteWriter } from "../../runtime/native/sqlite-writer";
 import type { AccuracySchema, Observation } from "./contract";
 
 export type Accuracy = Static<typeof AccuracySchema>;

@@ -1,29 +1,23 @@
 /**
- * Group-commit writes to a SQLite file from a worker thread (module-free, like src/ml: a module uses it for its own
- * files). Inserting a batch costs milliseconds of CPU, and on the event loop that is time no request is served (and
- * a visible stall at p99); on its own thread it uses the other core. The caller opens the file first on its own
- * connection (migrations, WAL, reads); the worker opens a second connection that only writes. `write` resolves once the batch's transaction has committed.
+ * Group-commit writes to a SQLite file from a worker thread (a module uses it for its own files). Inserting a batch
+ * costs milliseconds of CPU, and on the event loop that is time no request is served (and a visible stall at p99);
+ * on its own thread it uses the other core. The caller opens the file first on its own connection (migrations,
+ * WAL, reads); the worker opens a second connection that only writes. `write` resolves once the batch's transaction
+ * has committed.
  *
  * A batch crosses to the thread as ONE string, a JSON array of parameters per line: cloning a batch of row arrays
  * for postMessage cost the event loop about as much as inserting them (a profile put it at 6% of CPU at
  * saturation), while one string is a copy. Parameters that are objects or arrays are bound as their JSON text,
  * except `{"$blob": [offset, length]}`: those bytes of the batch's `blob`, which is transferred, not copied.
  */
+import { workerEntry } from "../worker-entry";
+
 export type WriterRequest =
   | { type: "open"; file: string; synchronous: "NORMAL" | "FULL"; statements: string[] }
   | { type: "write"; id: number; statement: number; lines: string; blob?: Uint8Array }
   | { type: "close"; id: number };
 
 export type WriterReply = { type: "done"; id: number } | { type: "failed"; id: number; message: string };
-
-/**
- * In the compiled binary, entry points sit in Bun's embedded filesystem under their common directory (src/), and
- * import.meta.url names the binary itself; scripts/build.ts lists the worker as an entry point for this.
- */
-function workerEntry(): string {
-  if (import.meta.url.includes("$bunfs")) return "./storage/sqlite-writer-worker.ts";
-  return new URL("./sqlite-writer-worker.ts", import.meta.url).href;
-}
 
 /** One row's parameters as a line of a batch (JSON never contains a raw newline). */
 export const encodeRow = (params: unknown[]): string => JSON.stringify(params);
@@ -36,7 +30,7 @@ export class SqliteWriter {
 
   /** `statements` are the SQL texts a batch refers to by index. */
   constructor(file: string, synchronous: "NORMAL" | "FULL", statements: string[]) {
-    this.worker = new Worker(workerEntry());
+    this.worker = new Worker(workerEntry("runtime/native/sqlite-writer-worker.ts"));
     this.worker.onmessage = (event: MessageEvent<WriterReply>) => {
       const msg = event.data;
       const w = this.waiting.get(msg.id);
