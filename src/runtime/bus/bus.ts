@@ -18,7 +18,7 @@ import { CleaveError, deadlineExceeded, toCleaveError, unavailable } from "../er
 import type { Logger } from "../log";
 import type { RuntimeMetrics } from "../metrics";
 import { context, type Context } from "@opentelemetry/api";
-import { contextFromTraceparent, currentTraceparent, inSpan, isRecording, SpanKind } from "../tracing";
+import { contextFromTraceparent, inSpan, isRecording, SpanKind } from "../tracing";
 import { assertSchema } from "../validation";
 import { type AccessPolicy, authorizeCall, type Resource } from "../security/policy";
 import type { Envelope, EventEnvelope, Reply, SubscribeOptions, Transport } from "./transport";
@@ -65,6 +65,9 @@ interface ServedOperation {
   /** Absent for an operation the module does not have. */
   handler?: Handler;
 }
+
+/** Event payloads this process's publishers validated: an in-process subscriber receives the same object. */
+const checkedPayloads = new WeakSet<object>();
 
 /** The call being served right now (if any) and by which module: the parent of any call made from inside it. */
 const ambient = new AsyncLocalStorage<{ ctx: CallContext; module: string }>();
@@ -267,7 +270,8 @@ export class Bus {
     if (!schema) throw new CleaveError("INTERNAL", `${contract.name} does not declare event "${event}"`);
     const qualified = `${contract.name}.${event}`;
     assertSchema(schema, payload, `event ${qualified}`);
-    await this.transport.publish(qualified, { payload, id: opts.id, traceparent: currentTraceparent() });
+    if (typeof payload === "object" && payload !== null) checkedPayloads.add(payload);
+    await this.transport.publish(qualified, { payload, id: opts.id, context: context.active() });
   }
 
   /** Subscribes to another module's event; the handler runs in the publisher's trace. */
@@ -283,8 +287,9 @@ export class Bus {
     const stop = await this.transport.subscribe(
       qualified,
       (env: EventEnvelope) =>
-        inSpan(`on ${qualified}`, SpanKind.CONSUMER, contextFromTraceparent(env.traceparent), async (span) => {
-          assertSchema(schema, env.payload, `event ${qualified}`);
+        inSpan(`on ${qualified}`, SpanKind.CONSUMER, env.context ?? contextFromTraceparent(env.traceparent), async (span) => {
+          // The very object the publisher checked (in process, not serialized) needs no second check.
+          if (!checkedPayloads.has(env.payload as object)) assertSchema(schema, env.payload, `event ${qualified}`);
           await handler(env.payload as Static<C["events"][K]>, { id: env.id, traceId: span.spanContext().traceId });
         }),
       { durable: false, from: "new", ...opts },

@@ -16,7 +16,8 @@ interface Subscriber {
 export class InProcessTransport implements Transport {
   readonly kind = "inprocess" as const;
   private readonly servers = new Map<string, Dispatch[]>();
-  private readonly subscribers = new Map<string, Subscriber[]>();
+  /** Event → its subscribing groups → their members (kept grouped: publish runs per event, subscribe rarely). */
+  private readonly subscribers = new Map<string, Map<string, Subscriber[]>>();
   private readonly roundRobin = new Map<string, number>();
 
   constructor(
@@ -53,13 +54,11 @@ export class InProcessTransport implements Transport {
   }
 
   async publish(event: string, envelope: EventEnvelope): Promise<void> {
-    const subs = this.subscribers.get(event);
-    if (!subs?.length) return;
-    const sent = this.opts.serialize ? roundTrip(envelope) : envelope;
+    const groups = this.subscribers.get(event);
+    if (!groups?.size) return;
+    const sent = this.opts.serialize ? roundTrip({ ...envelope, traceparent: wireTraceparent(envelope), context: undefined }) : envelope;
     // One subscriber per group, as a NATS queue group would deliver.
-    const byGroup = new Map<string, Subscriber[]>();
-    for (const s of subs) byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
-    for (const [group, members] of byGroup) {
+    for (const [group, members] of groups) {
       const target = this.pick(members, `${event}#${group}`)!;
       // Delivered after publish returns, as over the network: a slow subscriber never blocks the publisher.
       queueMicrotask(() => {
@@ -70,9 +69,13 @@ export class InProcessTransport implements Transport {
 
   async subscribe(event: string, handler: EventHandler, opts: SubscribeOptions): Promise<() => Promise<void>> {
     const sub: Subscriber = { handler, group: opts.group };
-    this.subscribers.set(event, [...(this.subscribers.get(event) ?? []), sub]);
+    const groups = this.subscribers.get(event) ?? new Map<string, Subscriber[]>();
+    this.subscribers.set(event, groups);
+    groups.set(opts.group, [...(groups.get(opts.group) ?? []), sub]);
     return async () => {
-      this.subscribers.set(event, (this.subscribers.get(event) ?? []).filter((s) => s !== sub));
+      const rest = (groups.get(opts.group) ?? []).filter((s) => s !== sub);
+      if (rest.length) groups.set(opts.group, rest);
+      else groups.delete(opts.group);
     };
   }
 

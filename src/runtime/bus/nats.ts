@@ -21,7 +21,7 @@ import { CleaveError, deadlineExceeded, unavailable } from "../errors";
 import type { Logger } from "../log";
 import { decodeRequest, encodeRequest } from "./nats-frame";
 import { Spill } from "./nats-spill";
-import type { Dispatch, Envelope, EventEnvelope, EventHandler, Reply, SubscribeOptions, Transport } from "./transport";
+import { type Dispatch, type Envelope, type EventEnvelope, type EventHandler, type Reply, type SubscribeOptions, type Transport, wireTraceparent } from "./transport";
 
 export interface NatsOptions {
   servers: string[];
@@ -218,7 +218,8 @@ export class NatsTransport implements Transport {
   async publish(event: string, envelope: EventEnvelope): Promise<void> {
     await this.ensureStream();
     const h = headers();
-    if (envelope.traceparent) h.set(H_TRACE, envelope.traceparent);
+    const traceparent = wireTraceparent(envelope);
+    if (traceparent) h.set(H_TRACE, traceparent);
     if (envelope.id) h.set(H_EVENT_ID, envelope.id);
     const body = encode(envelope.payload);
     if (!this.spill.fits(body.byteLength)) {

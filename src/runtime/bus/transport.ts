@@ -28,7 +28,10 @@ export interface EventEnvelope {
   payload: unknown;
   /** Idempotency key: a transport with storage (JetStream) drops a repeat of the same id. */
   id?: string;
+  /** The publisher's span as it arrived from the wire; a publisher in this process passes `context` instead. */
   traceparent?: string;
+  /** The publisher's trace context object (never serialized; see Envelope.context). */
+  context?: Context;
 }
 
 export interface SubscribeOptions {
@@ -55,4 +58,4 @@ export interface Transport {
 }
 
 /** The `traceparent` an envelope carries across a wire. */
-export const wireTraceparent = (envelope: Envelope) => envelope.traceparent ?? currentTraceparent(envelope.context);
+export const wireTraceparent = (envelope: Envelope | EventEnvelope) => envelope.traceparent ?? currentTraceparent(envelope.context);
