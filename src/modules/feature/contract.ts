@@ -56,7 +56,11 @@ export const FeatureConfig = T.Object(
     transforms: T.Record(T.String({ pattern: NAME }), TransformSpec, { default: {}, additionalProperties: false }),
     allowedLatenessSeconds: T.Integer({ minimum: 0, default: 300 }),
     batchSize: T.Integer({ minimum: 1, maximum: 10_000, default: 5000, description: "Events read from the log per call." }),
-    checkpointMs: T.Integer({ minimum: 10, default: 1000, description: "How often state and position are committed." }),
+    checkpointMs: T.Integer({
+      minimum: 10,
+      default: 5000,
+      description: "How often state and position are committed; a restart replays at most this much of the log.",
+    }),
     cacheEntities: T.Integer({ minimum: 100, default: 200_000, description: "Entities kept in memory (LRU)." }),
     startupWaitSeconds: T.Integer({ minimum: 0, default: 30, description: "How long to wait for ingestion at start." }),
   },
