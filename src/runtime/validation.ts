@@ -2,9 +2,18 @@
  * Schema checks at every boundary (bus operations, events, config) with one error format: the field path and what
  * was expected, so a 400 at the gateway names the field a caller got wrong.
  */
-import type { TSchema } from "@sinclair/typebox";
+import { type ObjectOptions, type TRecord, type TSchema, type TString, Type } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { CleaveError } from "./errors";
+
+/**
+ * A map from any string key to `value`s, for contracts: the JSON Schema meaning of Type.Record(Type.String(), value)
+ * and its static type, checked 2–3× faster. TypeBox checks a Record's keys against a pattern (a RegExp test per key
+ * and an entries array per check); an object with `additionalProperties` just walks its keys. Records on the fraud
+ * pipeline's path were a visible share of its validation time.
+ */
+export const StringMap = <V extends TSchema>(value: V, options: ObjectOptions = {}) =>
+  Type.Object({}, { ...options, additionalProperties: value }) as unknown as TRecord<TString, V>;
 
 const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
 

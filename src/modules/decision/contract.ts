@@ -2,6 +2,7 @@
 import { type Static, Type as T } from "@sinclair/typebox";
 import { FRAUD_FEATURES } from "../../ml/feature-names";
 import { defineContract } from "../../runtime/contract";
+import { StringMap } from "../../runtime/validation";
 import { ObservationSchema } from "../monitoring/contract";
 import { pingOperation, pingRoute } from "../../runtime/ping";
 
@@ -13,12 +14,12 @@ const Scalar = T.Union([T.String(), T.Number(), T.Boolean(), T.Null()]);
 /** What `decide` needs: the pipeline passes the request, the model's answer and the feature vector as they are. */
 export const DecideInput = T.Object(
   {
-    transaction: T.Record(T.String(), Scalar, {
+    transaction: StringMap(Scalar, {
       description: "The request fields (id, card_id, merchant_id, amount, country, device_id, …) that rules may test",
     }),
     score: T.Number({ minimum: 0, maximum: 1, description: "The model's fraud probability" }),
     model: T.Object({ name: T.String({ minLength: 1 }), version: T.Union([T.String(), T.Number()]) }),
-    features: T.Optional(T.Record(T.String(), Scalar)),
+    features: T.Optional(StringMap(Scalar)),
   },
   { additionalProperties: false },
 );
@@ -66,8 +67,8 @@ export const DecisionRecord = T.Object({
   decision: Outcome,
   /** The last override's outcome, or the original decision when there is none. */
   effectiveDecision: Outcome,
-  transaction: T.Record(T.String(), Scalar),
-  features: T.Record(T.String(), Scalar),
+  transaction: StringMap(Scalar),
+  features: StringMap(Scalar),
   score: T.Number(),
   model: T.Object({ name: T.String(), version: T.String() }),
   ruleSetVersion: T.String(),
@@ -168,7 +169,7 @@ export const ScoreOutput = T.Object({
   reasons: T.Array(T.String()),
   rules_fired: T.Array(T.String()),
   model: T.Object({ name: T.String(), version: T.String() }),
-  features: T.Record(T.String(), Scalar4),
+  features: StringMap(Scalar4),
   trace_id: T.String(),
   decision_id: T.String(),
   latency_ms: T.Number(),

@@ -1,6 +1,7 @@
 /** The feature module's public contract: the only part of it other modules and the gateway may import. */
 import { type Static, Type as T } from "@sinclair/typebox";
 import { defineContract } from "../../runtime/contract";
+import { StringMap } from "../../runtime/validation";
 import { pingOperation, pingRoute } from "../../runtime/ping";
 
 const strict = { additionalProperties: false } as const;
@@ -81,8 +82,8 @@ export type VectorRow = Static<typeof VectorRow>;
 
 export const VectorRequest = T.Object(
   {
-    entities: T.Record(T.String(), T.Union([T.String(), T.Number()]), { description: "Entity name → id." }),
-    request: T.Optional(T.Record(T.String(), T.Unknown())),
+    entities: StringMap(T.Union([T.String(), T.Number()]), { description: "Entity name → id." }),
+    request: T.Optional(StringMap(T.Unknown())),
     asOf: T.Optional(Timestamp),
   },
   strict,
@@ -111,8 +112,8 @@ export const featureContract = defineContract({
       input: T.Object(
         {
           seq: T.Integer({ minimum: 1, description: "The event's log position (from ingestion.ingest)." }),
-          event: T.Object({ id: T.String(), type: T.String(), timestamp: Timestamp, data: T.Record(T.String(), T.Unknown()) }),
-          request: T.Optional(T.Record(T.String(), T.Unknown())),
+          event: T.Object({ id: T.String(), type: T.String(), timestamp: Timestamp, data: StringMap(T.Unknown()) }),
+          request: T.Optional(StringMap(T.Unknown())),
         },
         strict,
       ),

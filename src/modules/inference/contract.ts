@@ -1,11 +1,12 @@
 /** The inference module's public contract: the only part of it other modules and the gateway may import. */
 import { type Static, Type as T } from "@sinclair/typebox";
 import { defineContract, type RouteDef } from "../../runtime/contract";
+import { StringMap } from "../../runtime/validation";
 import { pingOperation, pingRoute } from "../../runtime/ping";
 import { inferInputFromHttp, inferResponse, predictInputFromHttp } from "./http";
 
 const strict = { additionalProperties: false } as const;
-const Params = T.Record(T.String(), T.Unknown());
+const Params = StringMap(T.Unknown());
 
 export const SessionSchema = T.Object(
   {

@@ -1,6 +1,7 @@
 /** The ingestion module's public contract: the only part of it other modules and the gateway may import. */
 import { type Static, Type as T } from "@sinclair/typebox";
 import { defineContract, type HttpRequestView } from "../../runtime/contract";
+import { StringMap } from "../../runtime/validation";
 import { CleaveError } from "../../runtime/errors";
 import { pingOperation, pingRoute } from "../../runtime/ping";
 
@@ -73,7 +74,7 @@ export const LoggedEvent = T.Object({
   id: T.String(),
   type: T.String(),
   ts: T.Number(),
-  data: T.Record(T.String(), T.Unknown()),
+  data: StringMap(T.Unknown()),
 });
 export type LoggedEvent = Static<typeof LoggedEvent>;
 

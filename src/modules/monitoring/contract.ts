@@ -5,6 +5,7 @@
  */
 import { type Static, Type as T } from "@sinclair/typebox";
 import { defineContract, type RouteDef } from "../../runtime/contract";
+import { StringMap } from "../../runtime/validation";
 import { pingOperation, pingRoute } from "../../runtime/ping";
 import { MonitoringConfigSchema } from "./config";
 
@@ -18,7 +19,7 @@ export const ObservationSchema = T.Object(
   {
     model: Name,
     version: Name,
-    features: T.Record(T.String(), T.Union([T.Number(), T.String(), T.Boolean(), T.Null()])),
+    features: StringMap(T.Union([T.Number(), T.String(), T.Boolean(), T.Null()])),
     score: T.Optional(T.Number()),
     decisionId: T.Optional(Name),
     eventId: T.Optional(Name),
