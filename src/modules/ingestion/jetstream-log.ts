@@ -149,15 +149,22 @@ export class JetStreamLog implements EventLog {
     }
     const out: LoggedEvent[] = [];
     let bytes = 0;
-    const messages = await this.consumer.fetch({ max_messages: want, expires: 1000 });
-    for await (const m of messages) {
-      this.nextSeq = m.seq + 1;
-      bytes += m.data.length;
-      this.avgBytes = 0.9 * this.avgBytes + 0.1 * m.data.length;
-      // Over budget (larger events than estimated): answer what fits; the next read starts after it.
-      if (bytes > READ_BUDGET_BYTES && out.length) continue;
-      const e = m.json<Omit<LoggedEvent, "seq">>();
-      out.push({ seq: m.seq, id: e.id, type: e.type, ts: e.ts, data: e.data });
+    try {
+      const messages = await this.consumer.fetch({ max_messages: want, expires: 1000 });
+      for await (const m of messages) {
+        this.nextSeq = m.seq + 1;
+        bytes += m.data.length;
+        this.avgBytes = 0.9 * this.avgBytes + 0.1 * m.data.length;
+        // Over budget (larger events than estimated): answer what fits; the next read starts after it.
+        if (bytes > READ_BUDGET_BYTES && out.length) continue;
+        const e = m.json<Omit<LoggedEvent, "seq">>();
+        out.push({ seq: m.seq, id: e.id, type: e.type, ts: e.ts, data: e.data });
+      }
+    } catch (err) {
+      // The server drops an ordered consumer that sat idle (seen after ~10 minutes without reads, as
+      // ConsumerNotFoundError): the next read positions a new one instead of failing on the old one for good.
+      this.consumer = undefined;
+      throw err;
     }
     return out;
   }
