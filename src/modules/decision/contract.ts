@@ -3,7 +3,7 @@ import { type Static, Type as T } from "@sinclair/typebox";
 import { FRAUD_FEATURES } from "../../ml/feature-names";
 import { defineContract } from "../../runtime/contract";
 import { StringMap } from "../../runtime/validation";
-import { ObservationSchema } from "../monitoring/contract";
+import { ObservationBatchSchema } from "../monitoring/contract";
 import { pingOperation, pingRoute } from "../../runtime/ping";
 
 export const Outcome = T.Union([T.Literal("approve"), T.Literal("review"), T.Literal("block")]);
@@ -237,7 +237,7 @@ export const decisionContract = defineContract({
     "decision.made": DecisionEvent,
     "decision.alert": DecisionEvent,
     /** What monitoring watches: the scored transaction's model, features, score and outcome. */
-    scored: T.Object({ observations: T.Array(ObservationSchema) }),
+    scored: ObservationBatchSchema,
   },
   routes: [
     pingRoute("decision"),

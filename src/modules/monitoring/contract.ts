@@ -35,6 +35,9 @@ export const ObservationSchema = T.Object(
 );
 export type Observation = Static<typeof ObservationSchema>;
 
+/** What an event carrying observations for monitoring looks like (decision.scored declares exactly this schema). */
+export const ObservationBatchSchema = T.Object({ observations: T.Array(ObservationSchema) });
+
 const MissingRate = T.Optional(T.Number({ minimum: 0, maximum: 1, description: "Share of training rows without it." }));
 
 /** Numeric feature baseline: raw reference values (or a uniform sample of them) — exact tests. */

@@ -1,6 +1,7 @@
 /** The monitoring module's implementation, started by the runtime in whichever process the config places it. */
 import { join } from "node:path";
 import { Type as T } from "@sinclair/typebox";
+import type { EventMeta } from "../../runtime/bus/bus";
 import type { ModuleContract, ModuleContext } from "../../runtime/contract";
 import { defineModule } from "../../runtime/contract";
 import { invalidArgument } from "../../runtime/errors";
@@ -13,7 +14,7 @@ import { BASELINE_MIGRATIONS, BaselineStore, key } from "./baseline";
 import { BaselineSource } from "./baseline-source";
 import { checkDrift, checkQuality, checkSlo } from "./checks";
 import { checkDriftConfig } from "./config-check";
-import { type DriftReport, monitoringContract, type Observation, ObservationSchema } from "./contract";
+import { type DriftReport, monitoringContract, type Observation, ObservationBatchSchema } from "./contract";
 import { dashboardAsset } from "./dashboard/assets";
 import { complete, driftReport, driftSteps } from "./drift";
 import { MonitoringMetrics } from "./metrics";
@@ -200,16 +201,18 @@ export default defineModule(monitoringContract, async (ctx: Ctx) => {
  * or `{observations: [...]}`. Subscribing needs only the event's name, so no other module's code is loaded.
  */
 async function subscribeSources(ctx: Ctx, observe: (o: Observation[]) => Promise<unknown>): Promise<void> {
-  const batch = T.Object({ observations: T.Array(ObservationSchema) });
   for (const source of ctx.config.subscribe) {
     const contract = { name: source.module, events: { [source.event]: T.Unknown() } } as unknown as ModuleContract;
     await ctx.bus.subscribe(
       contract,
       source.event,
-      async (payload: unknown) => {
+      async (payload: unknown, meta: EventMeta) => {
         const list = payload && typeof payload === "object" && "observations" in payload ? payload : { observations: [payload] };
         try {
-          assertSchema(batch, list, `${source.module}.${source.event} as an observation`);
+          // An event declared as an observation batch was checked as one when it was published in this process.
+          if (meta.checkedAgainst !== ObservationBatchSchema) {
+            assertSchema(ObservationBatchSchema, list, `${source.module}.${source.event} as an observation`);
+          }
           await observe((list as { observations: Observation[] }).observations);
         } catch (err) {
           ctx.log.warn({ err, event: `${source.module}.${source.event}` }, "event not usable as an observation; skipped");

@@ -37,6 +37,8 @@ export interface PublishOptions {
 export interface EventMeta {
   id?: string;
   traceId: string;
+  /** The schema a publisher in this process validated this very payload against (absent when it came over a wire). */
+  checkedAgainst?: TSchema;
 }
 
 export interface BusOptions {
@@ -66,8 +68,8 @@ interface ServedOperation {
   handler?: Handler;
 }
 
-/** Event payloads this process's publishers validated: an in-process subscriber receives the same object. */
-const checkedPayloads = new WeakSet<object>();
+/** Event payloads this process's publishers validated, and against what: an in-process subscriber gets the object. */
+const checkedPayloads = new WeakMap<object, TSchema>();
 
 /** The call being served right now (if any) and by which module: the parent of any call made from inside it. */
 const ambient = new AsyncLocalStorage<{ ctx: CallContext; module: string }>();
@@ -270,7 +272,7 @@ export class Bus {
     if (!schema) throw new CleaveError("INTERNAL", `${contract.name} does not declare event "${event}"`);
     const qualified = `${contract.name}.${event}`;
     assertSchema(schema, payload, `event ${qualified}`);
-    if (typeof payload === "object" && payload !== null) checkedPayloads.add(payload);
+    if (typeof payload === "object" && payload !== null) checkedPayloads.set(payload, schema);
     await this.transport.publish(qualified, { payload, id: opts.id, context: context.active() });
   }
 
@@ -288,9 +290,10 @@ export class Bus {
       qualified,
       (env: EventEnvelope) =>
         inSpan(`on ${qualified}`, SpanKind.CONSUMER, env.context ?? contextFromTraceparent(env.traceparent), async (span) => {
-          // The very object the publisher checked (in process, not serialized) needs no second check.
-          if (!checkedPayloads.has(env.payload as object)) assertSchema(schema, env.payload, `event ${qualified}`);
-          await handler(env.payload as Static<C["events"][K]>, { id: env.id, traceId: span.spanContext().traceId });
+          // The very object the publisher checked against this schema (in process, not serialized) needs no second check.
+          const checkedAgainst = checkedPayloads.get(env.payload as object);
+          if (checkedAgainst !== schema) assertSchema(schema, env.payload, `event ${qualified}`);
+          await handler(env.payload as Static<C["events"][K]>, { id: env.id, traceId: span.spanContext().traceId, checkedAgainst });
         }),
       { durable: false, from: "new", ...opts },
     );
