@@ -17,8 +17,11 @@ interface Series {
   count: number;
 }
 
-/** A labelled histogram or counter in prom-client's custom-metric shape (`get()` at scrape time). */
-class HotMetric {
+/**
+ * A labelled histogram or counter in prom-client's custom-metric shape (`get()` at scrape time), for metrics
+ * recorded on every request: register it in the process registry (`registry.registerMetric`) like any other.
+ */
+export class HotMetric {
   private readonly series: Series[] = [];
   /** Label values → series, one Map level per label: lookups by the (mostly constant) strings themselves, with no
    * key string built per observation. */
@@ -29,8 +32,16 @@ class HotMetric {
     readonly name: string,
     readonly help: string,
     readonly type: "histogram" | "counter",
-    private readonly labelNames: string[],
+    private readonly labelNames: readonly string[],
+    /** Upper bounds of a histogram's buckets (default: latencies in seconds, from 10 µs). */
+    private readonly buckets: readonly number[] = LATENCY_BUCKETS,
   ) {}
+
+  /** One labelled series, looked up once: recording through it costs no lookup at all. */
+  child(values: string[]): { inc: () => void; observe: (value: number) => void } {
+    const s = this.lookup(values);
+    return { inc: () => this.add(s, 0), observe: (value) => this.add(s, value) };
+  }
 
   private lookup(values: string[]): Series {
     let level = this.index;
@@ -42,22 +53,27 @@ class HotMetric {
     let s = level.get(values[values.length - 1]) as Series | undefined;
     if (!s) {
       const labels = Object.fromEntries(this.labelNames.map((n, i) => [n, values[i]]));
-      s = { labels, counts: new Float64Array(LATENCY_BUCKETS.length), sum: 0, count: 0 };
+      s = { labels, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 };
       level.set(values[values.length - 1], s);
       this.series.push(s);
     }
     return s;
   }
 
-  record(values: string[], seconds = 0): void {
-    const s = this.lookup(values);
+  /** A counter counts; a histogram observes `value`. */
+  record(values: string[], value = 0): void {
+    this.add(this.lookup(values), value);
+  }
+
+  private add(s: Series, value: number): void {
     s.count++;
     if (this.type === "counter") return;
-    s.sum += seconds;
+    s.sum += value;
     // One slot per observation (its smallest bucket); the cumulative counts Prometheus wants are summed at scrape.
+    const buckets = this.buckets;
     let i = 0;
-    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]) i++;
-    if (i < LATENCY_BUCKETS.length) s.counts[i]++;
+    while (i < buckets.length && value > buckets[i]) i++;
+    if (i < buckets.length) s.counts[i]++;
   }
 
   get() {
@@ -68,7 +84,7 @@ class HotMetric {
         continue;
       }
       let cumulative = 0;
-      LATENCY_BUCKETS.forEach((le, i) => {
+      this.buckets.forEach((le, i) => {
         cumulative += s.counts[i];
         values.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${this.name}_bucket` });
       });

@@ -3,7 +3,8 @@
  * `/metrics` shows them beside the HTTP and bus metrics. Each Cleave process has its own registry, so two test
  * deployments in one test process never collide.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { HotMetric } from "../../runtime/metrics";
 import type { Accuracy } from "./accuracy";
 import type { DriftReport, QualityReport } from "./contract";
 
@@ -20,23 +21,18 @@ export class MonitoringMetrics extends RegistryHolder {
     super([registry]);
   }
 
-  readonly observations = new Counter({ name: "cleave_monitoring_observations_total", help: "Observations recorded", labelNames: mv, registers: this.r });
-  readonly decisions = new Counter({ name: "cleave_monitoring_decisions_total", help: "Observations per decision outcome", labelNames: ["model", "outcome"], registers: this.r });
-  readonly errors = new Counter({ name: "cleave_monitoring_observed_errors_total", help: "Observations flagged as errors", labelNames: mv, registers: this.r });
-  readonly score = new Histogram({
-    name: "cleave_monitoring_score",
-    help: "Model scores observed",
-    labelNames: mv,
-    buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
-    registers: this.r,
-  });
-  readonly latency = new Histogram({
-    name: "cleave_monitoring_observed_latency_seconds",
-    help: "Request latency reported with observations",
-    labelNames: mv,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: this.r,
-  });
+  // Recorded for every observation: hot metrics (no label hashing per observation, as prom-client's children do).
+  private readonly observations = this.hot(new HotMetric("cleave_monitoring_observations_total", "Observations recorded", "counter", mv));
+  private readonly decisions = this.hot(new HotMetric("cleave_monitoring_decisions_total", "Observations per decision outcome", "counter", ["model", "outcome"]));
+  private readonly errors = this.hot(new HotMetric("cleave_monitoring_observed_errors_total", "Observations flagged as errors", "counter", mv));
+  private readonly score = this.hot(
+    new HotMetric("cleave_monitoring_score", "Model scores observed", "histogram", mv, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]),
+  );
+  private readonly latency = this.hot(
+    new HotMetric("cleave_monitoring_observed_latency_seconds", "Request latency reported with observations", "histogram", mv, [
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+    ]),
+  );
   private readonly driftValue = new Gauge({ name: "cleave_monitoring_drift_value", help: "Drift test value per feature (p-value for ks)", labelNames: [...mvf, "test"], registers: this.r });
   private readonly driftDetected = new Gauge({ name: "cleave_monitoring_drift_detected", help: "1 when the feature drifts", labelNames: mvf, registers: this.r });
   private readonly driftShare = new Gauge({ name: "cleave_monitoring_drifted_feature_share", help: "Share of features drifting", labelNames: mv, registers: this.r });
@@ -54,17 +50,22 @@ export class MonitoringMetrics extends RegistryHolder {
   readonly suppressed = new Counter({ name: "cleave_monitoring_alerts_suppressed_total", help: "Alert repeats held back by de-duplication", labelNames: ["kind"], registers: this.r });
   readonly deliveryFailures = new Counter({ name: "cleave_monitoring_alert_delivery_failures_total", help: "Alert deliveries that failed", labelNames: ["target"], registers: this.r });
 
+  private hot(metric: HotMetric): HotMetric {
+    for (const r of this.r) r.registerMetric(metric as never);
+    return metric;
+  }
+
   /** The per-observation series of one model version, labelled once (see Tracked in module.ts). */
   bind(model: string, version: string) {
-    const decisions = new Map<string, ReturnType<typeof this.decisions.labels>>();
+    const decisions = new Map<string, ReturnType<HotMetric["child"]>>();
     return {
-      observations: this.observations.labels(model, version),
-      errors: this.errors.labels(model, version),
-      score: this.score.labels(model, version),
-      latency: this.latency.labels(model, version),
+      observations: this.observations.child([model, version]),
+      errors: this.errors.child([model, version]),
+      score: this.score.child([model, version]),
+      latency: this.latency.child([model, version]),
       decision: (outcome: string) => {
         let c = decisions.get(outcome);
-        if (!c) decisions.set(outcome, (c = this.decisions.labels(model, outcome)));
+        if (!c) decisions.set(outcome, (c = this.decisions.child([model, outcome])));
         return c;
       },
     };
