@@ -284,12 +284,13 @@ export class Bus {
     opts: Partial<SubscribeOptions> & { group: string },
   ): Promise<void> {
     const qualified = `${contract.name}.${event}`;
+    const spanName = `on ${qualified}`;
     const schema = contract.events[event];
     if (!schema) throw new CleaveError("INTERNAL", `${contract.name} does not declare event "${event}"`);
     const stop = await this.transport.subscribe(
       qualified,
       (env: EventEnvelope) =>
-        inSpan(`on ${qualified}`, SpanKind.CONSUMER, env.context ?? contextFromTraceparent(env.traceparent), async (span) => {
+        inSpan(spanName, SpanKind.CONSUMER, env.context ?? contextFromTraceparent(env.traceparent), async (span) => {
           // The very object the publisher checked against this schema (in process, not serialized) needs no second check.
           const checkedAgainst = checkedPayloads.get(env.payload as object);
           if (checkedAgainst !== schema) assertSchema(schema, env.payload, `event ${qualified}`);

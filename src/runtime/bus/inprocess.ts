@@ -59,7 +59,7 @@ export class InProcessTransport implements Transport {
     const sent = this.opts.serialize ? roundTrip({ ...envelope, traceparent: wireTraceparent(envelope), context: undefined }) : envelope;
     // One subscriber per group, as a NATS queue group would deliver.
     for (const [group, members] of groups) {
-      const target = this.pick(members, `${event}#${group}`)!;
+      const target = members.length === 1 ? members[0] : this.pick(members, `${event}#${group}`)!;
       // Delivered after publish returns, as over the network: a slow subscriber never blocks the publisher.
       queueMicrotask(() => {
         target.handler(sent).catch((err) => this.opts.log.error({ err, event, group }, "event handler failed"));
