@@ -28,7 +28,7 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** Idle at least this long (ms), a model runs a lone request at once instead of waiting a turn for company. */
+/** A request arriving at least this long (ms) after the previous one, to an idle model, runs at once. */
 const IDLE_MS = 0.05;
 
 const overloaded = (message: string) => new CleaveError("RESOURCE_EXHAUSTED", message, { retryAfterSeconds: 1 });
@@ -39,8 +39,9 @@ export class Scheduler {
   private scheduled = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private idleWaiters: (() => void)[] = [];
-  /** performance.now() when the last run ended. */
-  private lastRunEnd = -Infinity;
+  /** When the latest request arrived, and how long after the one before it (ms). */
+  private lastArrival = -Infinity;
+  private arrivalGap = Infinity;
   private closed = false;
 
   constructor(
@@ -64,6 +65,9 @@ export class Scheduler {
       return Promise.reject(overloaded(`model queue is full (${this.settings.maxQueue} requests waiting); retry later`));
     }
     const { rows, key } = this.describe(feeds);
+    const now = performance.now();
+    this.arrivalGap = now - this.lastArrival;
+    this.lastArrival = now;
     return new Promise<Feeds>((resolve, reject) => {
       this.queue.push({ feeds, rows, key, deadline, enqueued: performance.now(), resolve, reject });
       this.schedule();
@@ -101,9 +105,11 @@ export class Scheduler {
       this.pump();
     };
     // Waiting for the next turn of the event loop (setImmediate) lets requests that arrive together join one batch,
-    // at the price of that turn (~10 µs of a lone request's latency here). A request that finds the model idle for
-    // a while has nobody to wait for: it runs at once. Under load runs follow each other closely, so requests wait.
-    if (this.running === 0 && performance.now() - this.lastRunEnd > IDLE_MS) queueMicrotask(go);
+    // at the price of that turn (~10 µs of a lone request's latency here). A request that arrives long after the one
+    // before it, to an idle model, has nobody to wait for: it runs at once. Under load requests arrive in bursts
+    // (microseconds apart), so they wait and batch — even when the event loop spent a while on other work since the
+    // last run, which is why the gap between arrivals is the signal, not the time since the last run.
+    if (this.running === 0 && this.arrivalGap > IDLE_MS) queueMicrotask(go);
     else setImmediate(go);
   }
 
@@ -177,7 +183,6 @@ export class Scheduler {
       )
       .finally(() => {
         this.running--;
-        this.lastRunEnd = performance.now();
         this.pump();
       });
   }
