@@ -209,7 +209,7 @@ test(`fuzz: ${TOTAL} hostile requests over ${ROUTES.length} routes — no 5xx, n
   expect(endRss - startRss).toBeLessThan(96 * 2 ** 20);
   // RSS grows in steps of several MiB as heaps warm, and the process now has more of them (the writer threads of
   // the audit log, decision audit, monitoring and features): second halves measured -3 to +33 MiB with no leak
-  // (an hour-long equivalent, 1.4M audited predictions, plateaus at 170–190 MiB). A per-request leak of ~10 KB
+  // (30 s of wrk on one model, 1.4M audited predictions, stays at 170–190 MiB). A per-request leak of ~10 KB
   // would still show.
   expect(endRss - midRss).toBeLessThan(48 * 2 ** 20);
 }, 80_000);
