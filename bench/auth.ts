@@ -158,7 +158,7 @@ async function gateAlone(headers: Record<string, string>, dataDir: string): Prom
   return us;
 }
 console.log(
-  `\nthe gate alone (no HTTP; authenticate + authorize + rate limit + audit record incl. its share of the group commit): ` +
+  `\nthe gate alone (no HTTP; authenticate + authorize + rate limit + queueing the audit record, which a writer thread commits): ` +
     `API key ${(await gateAlone(on.headers[0], on.dataDir)).toFixed(2)} µs/request, ` +
     `HS256 JWT ${(await gateAlone(on.headers[1], on.dataDir)).toFixed(2)} µs/request`,
 );
