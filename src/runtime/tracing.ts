@@ -127,6 +127,20 @@ export function inSpan<T>(name: string, kind: SpanKind, parent: Context, fn: (sp
   return inRecordedSpan(name, kind, parent, fn);
 }
 
+/**
+ * `inSpan` for one hop of a request inside the deployment (an operation served, an event handled). Unrecorded, a
+ * new span id there would be seen by nobody, so `fn` runs in its parent's span as is — for an in-process call
+ * without even entering a context, since the parent is the active one. With no parent span (a call from outside
+ * any request) it starts a trace, as inSpan does.
+ */
+export function inHopSpan<T>(name: string, kind: SpanKind, parent: Context, fn: (span: Span, ctx: Context) => Promise<T>): Promise<T> {
+  if (!recording) {
+    const span = trace.getSpan(parent);
+    if (span) return parent === context.active() ? fn(span, parent) : context.with(parent, fn, undefined, span, parent);
+  }
+  return inSpan(name, kind, parent, fn);
+}
+
 async function inRecordedSpan<T>(name: string, kind: SpanKind, parent: Context, fn: (span: Span, ctx: Context) => Promise<T>): Promise<T> {
   const span = (tracer ??= trace.getTracer("cleave")).startSpan(name, { kind }, parent);
   const ctx = trace.setSpan(parent, span);

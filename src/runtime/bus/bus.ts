@@ -18,7 +18,7 @@ import { CleaveError, deadlineExceeded, toCleaveError, unavailable } from "../er
 import type { Logger } from "../log";
 import type { RuntimeMetrics } from "../metrics";
 import { context, type Context } from "@opentelemetry/api";
-import { contextFromTraceparent, inSpan, isRecording, SpanKind } from "../tracing";
+import { contextFromTraceparent, inHopSpan, inSpan, isRecording, SpanKind } from "../tracing";
 import { assertSchema } from "../validation";
 import { type AccessPolicy, authorizeCall, type Resource } from "../security/policy";
 import type { Envelope, EventEnvelope, Reply, SubscribeOptions, Transport } from "./transport";
@@ -198,7 +198,7 @@ export class Bus {
 
   private run({ module, operation, qualified, spanName, def, handler }: ServedOperation, envelope: Envelope): Promise<Reply> {
     const parent = envelope.context ?? contextFromTraceparent(envelope.traceparent);
-    return inSpan(spanName, SpanKind.SERVER, parent, async (span) => {
+    return inHopSpan(spanName, SpanKind.SERVER, parent, async (span) => {
       const deadline = Date.now() + envelope.timeoutMs;
       // Created only if the handler looks at ctx.signal: most never do, and it is a visible cost per call.
       let abort: AbortController | undefined;
@@ -290,7 +290,7 @@ export class Bus {
     const stop = await this.transport.subscribe(
       qualified,
       (env: EventEnvelope) =>
-        inSpan(spanName, SpanKind.CONSUMER, env.context ?? contextFromTraceparent(env.traceparent), async (span) => {
+        inHopSpan(spanName, SpanKind.CONSUMER, env.context ?? contextFromTraceparent(env.traceparent), async (span) => {
           // The very object the publisher checked against this schema (in process, not serialized) needs no second check.
           const checkedAgainst = checkedPayloads.get(env.payload as object);
           if (checkedAgainst !== schema) assertSchema(schema, env.payload, `event ${qualified}`);
