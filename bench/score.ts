@@ -23,6 +23,7 @@ import { parse as parseYaml } from "yaml";
 import { Child, REPO, writeConfig } from "../test/harness/child";
 import { freePort } from "../test/harness/nats-server";
 import { machine, table } from "./lib/report";
+import { runWrk } from "./lib/wrk";
 
 const { values } = parseArgs({
   options: {
@@ -123,16 +124,17 @@ const WRK = Bun.which("wrk");
 if (!WRK) console.error("wrk not found (apt-get install wrk): saturation is measured with the Bun fetch closed loop instead");
 const saturationGenerator = WRK ? "wrk" : "Bun fetch closed loop";
 
-/** wrk, one thread (the server needs the other core), `n` connections: a 1 s warm-up, then the measured run. */
+/** wrk with `n` connections: a 1 s warm-up, then the measured run. */
 async function wrkLoad(url: string, n: number, prefix: string, pid?: number): Promise<Load> {
-  const run = async (tag: string, s: number) => {
-    const gen = new Child(["-t1", `-c${n}`, `-d${s}s`, "--timeout", "10s", "-s", join(REPO, "bench/lib/score-wrk.lua"), url], {
-      cmd: [WRK!],
-      env: { ...process.env, SCORE_PREFIX: `${prefix}-${tag}`, CLEAVE_API_KEY: API_KEY } as Record<string, string>,
-    });
-    await gen.exit(s * 1000 + 60_000);
-    return JSON.parse(gen.stdout.trim().split("\n").pop()!) as Load;
-  };
+  const run = async (tag: string, s: number) =>
+    (await runWrk({
+      url,
+      connections: n,
+      seconds: s,
+      script: join(REPO, "bench/lib/score-wrk.lua"),
+      extraArgs: ["--timeout", "10s"],
+      env: { SCORE_PREFIX: `${prefix}-${tag}`, CLEAVE_API_KEY: API_KEY },
+    })) as Load;
   await run("warm", 1);
   const before = pid === undefined ? undefined : cpuSeconds(pid);
   const result = await run("run", seconds);

@@ -30,15 +30,32 @@ export function writeBodies(file: string, bodies: unknown[]): string {
   return file;
 }
 
-/** `seconds` is whole (wrk takes no fractions). */
-export async function wrk(opts: { url: string; bodyFile: string; connections: number; seconds: number; headers?: Record<string, string> }): Promise<WrkResult> {
-  const headerArgs = Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
-  const args = ["wrk", "-t1", `-c${opts.connections}`, `-d${Math.max(1, Math.round(opts.seconds))}s`, "--latency", "-s", SCRIPT, opts.url, "--", opts.bodyFile, ...headerArgs];
-  const proc = Bun.spawn(args, { stdout: "pipe", stderr: "inherit" });
+/**
+ * Runs wrk (one thread: the server under test needs the other core) with a Lua `script` whose `done` prints one
+ * JSON line, and returns that line parsed. `seconds` is whole (wrk takes no fractions).
+ */
+export async function runWrk(opts: {
+  url: string;
+  connections: number;
+  seconds: number;
+  script: string;
+  scriptArgs?: string[];
+  extraArgs?: string[];
+  env?: Record<string, string>;
+}): Promise<Record<string, any>> {
+  const args = ["wrk", "-t1", `-c${opts.connections}`, `-d${Math.max(1, Math.round(opts.seconds))}s`, ...(opts.extraArgs ?? []), "-s", opts.script, opts.url];
+  if (opts.scriptArgs) args.push("--", ...opts.scriptArgs);
+  const proc = Bun.spawn(args, { stdout: "pipe", stderr: "inherit", env: { ...process.env, ...opts.env } });
   const out = await new Response(proc.stdout).text();
   if ((await proc.exited) !== 0) throw new Error(`wrk failed: ${out}`);
   const line = out.trim().split("\n").findLast((l) => l.startsWith("{"));
   if (!line) throw new Error(`wrk printed no result: ${out}`);
-  const r = JSON.parse(line);
+  return JSON.parse(line);
+}
+
+/** POSTs the bodies of `bodyFile` in turn (bench/lib/wrk-post.lua). */
+export async function wrk(opts: { url: string; bodyFile: string; connections: number; seconds: number; headers?: Record<string, string> }): Promise<WrkResult> {
+  const headerArgs = Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
+  const r = await runWrk({ ...opts, script: SCRIPT, extraArgs: ["--latency"], scriptArgs: [opts.bodyFile, ...headerArgs] });
   return { requests: r.requests, seconds: r.seconds, p50Us: r.p50Us, p99Us: r.p99Us, errors: r.socketErrors + r.non2xx };
 }
