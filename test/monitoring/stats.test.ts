@@ -9,8 +9,13 @@
  */
 import { describe, expect, test } from "bun:test";
 import samplesJson from "./golden/samples.json";
+import { tally } from "../../src/modules/monitoring/stats/binning";
+import { rng } from "../harness/rng";
 import {
   binnedShares,
+  binnedSharesSorted,
+  histogram,
+  histogramSorted,
   jensenShannon,
   kolmogorovSf,
   ks2samp,
@@ -143,4 +148,42 @@ describe("Wasserstein distance normalised by the reference std (Evidently)", () 
   test("numeric", () => close(wassersteinNormed(S.num_ref, S.num_cur), WASSERSTEIN.numeric));
   test("constant reference uses the 0.001 std floor", () =>
     close(wassersteinNormed(S.const_ref, S.num_cur), WASSERSTEIN.constantRef));
+});
+
+/** A baseline keeps its sample sorted; drift then uses the sorted variants, which must not move any number. */
+describe("sorted-sample variants equal the plain functions", () => {
+  const prepared = (values: number[]) => {
+    const sorted = Float64Array.from(values).sort();
+    return { sorted, distinct: new Set(values).size, tally: () => tally(Array.from(sorted)) };
+  };
+  const sortedShares = (ref: number[], cur: number[], fill: boolean) =>
+    binnedSharesSorted(prepared(ref), cur, Float64Array.from(cur).sort(), fill);
+
+  test("golden PSI and Jensen–Shannon through binnedSharesSorted", () => {
+    let b = sortedShares(S.num_ref, S.num_cur, true);
+    expect(b.edges?.length).toBe(STURGES_EDGES.length);
+    close(psi(b.ref, b.cur), PSI.numeric);
+    b = sortedShares(S.int_ref, S.int_cur, true);
+    expect(b.edges).toBeUndefined();
+    close(psi(b.ref, b.cur), PSI.integer);
+    b = sortedShares(S.num_ref, S.num_cur, false);
+    close(jensenShannon(b.ref, b.cur), JS.numeric);
+  });
+
+  test("random samples, with ties, values on bin edges and new values in current: identical shares and counts", () => {
+    const rnd = rng(17);
+    for (let round = 0; round < 200; round++) {
+      const levels = 1 + Math.floor(rnd() * 60); // few levels: ties and the one-bin-per-value branch
+      const draw = (n: number, shift: number) =>
+        Array.from({ length: n }, () => (rnd() < 0.5 ? Math.floor(rnd() * levels) + shift : rnd() * levels + shift));
+      const ref = draw(1 + Math.floor(rnd() * 400), 0);
+      const cur = draw(1 + Math.floor(rnd() * 200), rnd() < 0.3 ? 3 : 0);
+      const fill = rnd() < 0.5;
+      // A baseline's sample is sorted, so its one-bin-per-value bins come in ascending order of the reference values.
+      expect(sortedShares(ref, cur, fill)).toEqual(binnedShares(Array.from(Float64Array.from(ref).sort()), cur, true, fill));
+      const edges = sturgesEdges(ref.concat(cur));
+      expect(histogramSorted(Float64Array.from(ref).sort(), edges)).toEqual(histogram(ref, edges));
+      expect(histogramSorted(Float64Array.from(ref).sort(), [...edges.slice(1, -1)])).toEqual(histogram(ref, edges.slice(1, -1)));
+    }
+  });
 });

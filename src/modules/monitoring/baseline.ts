@@ -4,6 +4,8 @@
  */
 import type { Baseline, FeatureBaseline } from "./contract";
 import type { Db } from "../../runtime/native/sqlite";
+import { populationStd, type Value } from "./stats";
+import { tally } from "./stats/binning";
 
 export type FeatureKind = "numeric" | "categorical";
 
@@ -11,6 +13,10 @@ export interface ReferenceColumn {
   kind: FeatureKind;
   /** Numeric: the reference sample (raw values, or the quantile points of a summary), sorted. */
   sample?: Float64Array;
+  /** Numeric: the sample's population standard deviation (Wasserstein's scale), computed once. */
+  std?: number;
+  /** Numeric: the sample's counts per value, in ascending value order; built on first use (few-valued columns). */
+  sampleTally?: () => Map<Value, number>;
   /** Categorical: counts per category. */
   counts?: Map<string, number>;
   /** Rows the reference stands for (drives Evidently's small/large reference rule). */
@@ -49,9 +55,12 @@ export function prepareColumn(b: FeatureBaseline): ReferenceColumn {
   const sample = Float64Array.from(fromSummary ? b.quantiles : b.values).sort();
   const min = "min" in b && b.min !== undefined ? b.min : sample[0];
   const max = "max" in b && b.max !== undefined ? b.max : sample[sample.length - 1];
+  let counts: Map<Value, number> | undefined;
   return {
     kind: "numeric",
     sample,
+    std: populationStd(sample),
+    sampleTally: () => (counts ??= tally(Array.from(sample))),
     rows: fromSummary ? b.count : sample.length,
     distinct: new Set(sample).size,
     min,

@@ -5,7 +5,7 @@
 import type { ReferenceColumn, PreparedBaseline } from "./baseline";
 import type { MonitoringConfig, DriftTest } from "./config";
 import type { DriftReport, FeatureDrift } from "./contract";
-import { binnedShares, categoricalShares, jensenShannon, ks2samp, psi, wassersteinNormed } from "./stats";
+import { binnedSharesSorted, categoricalShares, jensenShannon, ks2sampSorted, psi, wassersteinSorted } from "./stats";
 import { tally } from "./stats/binning";
 import { column, SCORE_COLUMN, type WindowEntry } from "./window";
 
@@ -31,6 +31,7 @@ export function chooseTest(
   if (ref.kind === "categorical") return cfg.defaults.categorical ?? { test: "jensenshannon", threshold: 0.1 };
   if (ref.rows <= cfg.largeReference) return cfg.defaults.numeric.small ?? { test: "ks", threshold: 0.05 };
   if (cfg.defaults.numeric.large) return cfg.defaults.numeric.large;
+  if (ref.distinct > 5) return { test: "wasserstein", threshold: 0.1 }; // the union has at least as many
   const distinct = new Set<number>(ref.sample);
   for (const v of current.numbers) {
     distinct.add(v);
@@ -53,21 +54,23 @@ export function featureDrift(
   if (ref.rows === 0) return { ...base, status: "no_reference", value: null, drifted: false };
   if (currentSize < cfg.minObservations) return { ...base, status: "insufficient_data", value: null, drifted: false };
 
-  const refValues = ref.kind === "numeric" ? Array.from(ref.sample!) : [];
+  // The reference is kept sorted; the current values are sorted once here for every test below.
+  const sorted = ref.kind === "numeric" ? Float64Array.from(col.numbers).sort() : undefined;
   const shares = (fillZeroes: boolean) =>
     ref.kind === "numeric"
-      ? binnedShares(refValues, col.numbers, true, fillZeroes)
+      ? binnedSharesSorted({ sorted: ref.sample!, distinct: ref.distinct, tally: ref.sampleTally! }, col.numbers, sorted!, fillZeroes)
       : categoricalShares(ref.counts!, ref.rows, tally(col.categories), col.categories.length, fillZeroes);
   const display = shares(false);
   const bins = { labels: display.labels, reference: display.ref, current: display.cur };
 
   switch (choice.test) {
     case "ks": {
-      const r = ks2samp(ref.sample!, col.numbers);
+      const r = ks2sampSorted(ref.sample!, sorted!);
       return { ...base, status: "ok", value: r.pvalue, pValue: r.pvalue, statistic: r.statistic, drifted: r.pvalue <= choice.threshold, bins };
     }
     case "wasserstein": {
-      const value = wassersteinNormed(ref.sample!, col.numbers);
+      // wassersteinNormed: the distance over the reference's population standard deviation (floored).
+      const value = wassersteinSorted(ref.sample!, sorted!) / Math.max(ref.std!, 0.001);
       return { ...base, status: "ok", value, drifted: value >= choice.threshold, bins };
     }
     case "psi": {

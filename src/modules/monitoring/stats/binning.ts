@@ -18,14 +18,18 @@ export function countDistinct(values: readonly Value[]): number {
 
 /** numpy.histogram_bin_edges(values, bins="sturges") for float data. */
 export function sturgesEdges(values: ArrayLike<number>): number[] {
-  const n = values.length;
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
+  return sturgesEdgesOf(lo, hi, values.length);
+}
+
+/** sturgesEdges of any n values whose extremes are lo and hi: all the edges depend on. */
+export function sturgesEdgesOf(lo: number, hi: number, n: number): number[] {
   const ptp = hi - lo;
   if (lo === hi) {
     lo -= 0.5;
@@ -70,6 +74,45 @@ export function histogram(values: ArrayLike<number>, edges: readonly number[]): 
     counts[a]++;
   }
   return counts;
+}
+
+/**
+ * histogram() of ascending values, from two binary searches per bin instead of one per value: a drift evaluation
+ * bins the same large reference sample every time. Same counts (edges from linspace never decrease).
+ */
+export function histogramSorted(sorted: Float64Array, edges: readonly number[]): number[] {
+  const bins = edges.length - 1;
+  const counts = new Array<number>(bins);
+  let from = firstAtLeast(sorted, edges[0]);
+  for (let i = 0; i < bins; i++) {
+    // Half-open bins, the last one closed: it ends after the values equal to the last edge.
+    const to = i === bins - 1 ? firstAbove(sorted, edges[bins]) : firstAtLeast(sorted, edges[i + 1]);
+    counts[i] = Math.max(0, to - from);
+    from = Math.max(from, to);
+  }
+  return counts;
+}
+
+function firstAtLeast(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function firstAbove(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Counts per category over the union of categories of both samples, in one shared key order. */
@@ -133,6 +176,35 @@ export function binnedShares(
   } else {
     return categoricalShares(tally(reference), reference.length, tally(current), current.length, fillZeroes);
   }
+  if (fillZeroes) {
+    floorZeroShares(out.ref);
+    floorZeroShares(out.cur);
+  }
+  return out;
+}
+
+/**
+ * binnedShares for a numeric column whose reference is kept sorted with its distinct count (a prepared baseline)
+ * and whose current values come both as observed and sorted: the shares binnedShares gives for the sorted
+ * reference, without re-reading it value by value. The one-bin-per-value branch takes the current values in observed order, as binnedShares does,
+ * so the bins come out in the same order.
+ */
+export function binnedSharesSorted(
+  ref: { sorted: Float64Array; distinct: number; tally: () => Map<Value, number> },
+  current: readonly number[],
+  currentSorted: Float64Array,
+  fillZeroes: boolean,
+): BinnedShares {
+  const r = ref.sorted;
+  const c = currentSorted;
+  if (ref.distinct <= 20) return categoricalShares(ref.tally(), r.length, tally(current), current.length, fillZeroes);
+  const edges = sturgesEdgesOf(Math.min(r[0], c[0]), Math.max(r[r.length - 1], c[c.length - 1]), r.length + c.length);
+  const out: BinnedShares = {
+    ref: histogramSorted(r, edges).map((n) => n / r.length),
+    cur: histogramSorted(c, edges).map((n) => n / c.length),
+    labels: edges.slice(0, -1).map((e, i) => `[${fmt(e)}, ${fmt(edges[i + 1])})`),
+    edges,
+  };
   if (fillZeroes) {
     floorZeroShares(out.ref);
     floorZeroShares(out.cur);

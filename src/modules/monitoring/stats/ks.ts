@@ -28,8 +28,11 @@ function upperBound(sorted: Float64Array, v: number): number {
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 export function ks2samp(data1: ArrayLike<number>, data2: ArrayLike<number>): KsResult {
-  const a = Float64Array.from(data1).sort();
-  const b = Float64Array.from(data2).sort();
+  return ks2sampSorted(Float64Array.from(data1).sort(), Float64Array.from(data2).sort());
+}
+
+/** ks2samp of two ascending samples (a prepared reference is kept sorted). */
+export function ks2sampSorted(a: Float64Array, b: Float64Array): KsResult {
   const n1 = a.length;
   const n2 = b.length;
   if (Math.min(n1, n2) === 0) throw new Error("ks2samp needs two non-empty samples");

@@ -12,12 +12,14 @@ function countAtMost(xs: Float64Array, v: number, from: number): number {
 }
 
 export function wassersteinDistance(u: ArrayLike<number>, v: ArrayLike<number>): number {
-  const us = Float64Array.from(u).sort();
-  const vs = Float64Array.from(v).sort();
+  return wassersteinSorted(Float64Array.from(u).sort(), Float64Array.from(v).sort());
+}
+
+/** wassersteinDistance of two ascending samples (a prepared reference is kept sorted). */
+export function wassersteinSorted(us: Float64Array, vs: Float64Array): number {
+  // Both samples merged in ascending order.
   const all = new Float64Array(us.length + vs.length);
-  all.set(us);
-  all.set(vs, us.length);
-  all.sort();
+  for (let i = 0, j = 0, k = 0; k < all.length; k++) all[k] = j >= vs.length || (i < us.length && us[i] <= vs[j]) ? us[i++] : vs[j++];
   let iu = 0;
   let iv = 0;
   let sum = 0;
