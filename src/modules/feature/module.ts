@@ -16,6 +16,8 @@ import { OnlineStore } from "./store";
 
 const CONSUMER = "feature";
 const SWEEP_INTERVAL_MS = 5_000;
+/** Store sweeps per interval (each reads a few hundred entities). */
+const SWEEP_SLICES = 8;
 const APPLY_SLICE = 500;
 
 /** Event types come from the ingestion module: definitions are checked against them before anything starts. */
@@ -127,7 +129,14 @@ export default defineModule(featureContract, async (ctx) => {
   const checkpointTimer = setInterval(checkpoint, cfg.checkpointMs);
   const sweepTimer = setInterval(async () => {
     await checkpoint();
-    const removed = store.sweep(applier.watermark);
+    // A few small slices with the event loop free in between: one read of 2,000 rows stalled scoring ~5 ms.
+    let removed = 0;
+    for (let slice = 0; slice < SWEEP_SLICES && running; slice++) {
+      if (slice > 0) await new Promise((resolve) => setImmediate(resolve));
+      const swept = store.sweep(applier.watermark);
+      removed += swept.removed;
+      if (swept.passDone) break;
+    }
     if (removed) ctx.log.info({ removed }, "expired idle entities");
   }, SWEEP_INTERVAL_MS);
 

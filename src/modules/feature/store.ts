@@ -40,14 +40,14 @@ interface Cached {
   used: number;
 }
 
-/** Entities examined per sweep: reading them is on the event loop, so a full pass takes several sweeps. */
-const SWEEP_BATCH = 2_000;
+/** Entities examined per sweep: reading them is on the event loop, so a full pass takes many sweeps. */
+const SWEEP_BATCH = 250;
 /**
  * Entity states encoded per turn of the event loop (and written per transaction): at most this many, and no more
  * events than SLICE_EVENTS in all, so that a slice of busy merchants costs well under a millisecond too.
  */
-const CHECKPOINT_SLICE = 64;
-const SLICE_EVENTS = 4096;
+const CHECKPOINT_SLICE = 16;
+const SLICE_EVENTS = 1024;
 const UPSERT = 0;
 const REMOVE = 1;
 const SET_META = 2;
@@ -244,9 +244,10 @@ export class OnlineStore {
 
   /**
    * Deletes entities with no event left inside their retention, so disk stays bounded by active entities. Walks the
-   * table in key order a slice at a time (no index to maintain on every write); a full pass takes several calls.
+   * table in key order a slice at a time (no index to maintain on every write); a full pass takes many calls, and
+   * `passDone` says this one reached the end of the table.
    */
-  sweep(watermark: number): number {
+  sweep(watermark: number): { removed: number; passDone: boolean } {
     const rows = this.db
       .prepare("SELECT kind, id, last_ts FROM entities WHERE (kind, id) > (?, ?) ORDER BY kind, id LIMIT ?")
       .all(this.sweepCursor[0], this.sweepCursor[1], SWEEP_BATCH) as { kind: string; id: string; last_ts: number }[];
@@ -265,7 +266,7 @@ export class OnlineStore {
         removed += this.remove.run(r.kind, r.id).changes;
       }
     })();
-    return removed;
+    return { removed, passDone: rows.length < SWEEP_BATCH };
   }
 
   /** States unused for longest leave memory first (approximately: by last-use clock); dirty ones stay. */
