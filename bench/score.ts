@@ -5,10 +5,13 @@
  * monolith without the monitoring module (monitoring's cost) and with authentication on (an API key per request:
  * its cost); the other runs have authentication off.
  *
- * Saturation load comes from `wrk` (bench/lib/score-wrk.lua: a distinct transaction per request) when it is
- * installed (`apt-get install wrk`): a Bun fetch client tops out near the server's own rate on this machine, so it
- * would measure itself. Without wrk the closed loop of bench/lib/score-load.ts is used, and the table says so.
- * Fixed rates always use score-load.ts: an open loop, latency from each request's scheduled send time.
+ * Load comes from `wrk` (bench/lib/score-wrk.lua: a distinct transaction per request) when it is installed
+ * (`npm run bench` installs it): a Bun fetch client tops out near the server's own rate on this machine, and at
+ * fixed rates its own garbage collections and timer lag showed up as server latency (p99 6–17 ms from a Bun client
+ * against 2.4–4.8 ms from wrk, same server, same rate). Saturation: a closed loop of `--concurrency` connections.
+ * Fixed rates: Poisson arrivals from many connections with random think times (score-wrk.lua explains why that
+ * measures latency from arrival). Without wrk, bench/lib/score-load.ts does both (an open loop for rates, latency
+ * from each request's scheduled send time), and the table says so.
  * With wrk, saturation rows also give the server's CPU time per request (Linux /proc): all its threads, and its
  * main thread alone (the event loop every request passes through): steadier than req/s on a shared machine.
  *
@@ -122,20 +125,25 @@ async function deployment(kind: string): Promise<{ url: string; pid?: number; st
 
 const WRK = Bun.which("wrk");
 if (!WRK) console.error("wrk not found (apt-get install wrk): saturation is measured with the Bun fetch closed loop instead");
-const saturationGenerator = WRK ? "wrk" : "Bun fetch closed loop";
+const generator = WRK ? "wrk (fixed rates: Poisson arrivals)" : "Bun fetch (bench/lib/score-load.ts)";
 
-/** wrk with `n` connections: a 1 s warm-up, then the measured run. */
-async function wrkLoad(url: string, n: number, prefix: string, pid?: number): Promise<Load> {
+/**
+ * wrk: at saturation `n` connections in a closed loop, after a 1 s warm-up; at a fixed `rate`, enough connections
+ * that each waits ~32 ms on average between requests (far above the response time).
+ */
+async function wrkLoad(url: string, n: number, prefix: string, pid?: number, rate?: number): Promise<Load> {
+  const connections = rate ? Math.max(16, Math.ceil(rate * 0.032)) : n;
+  const think: Record<string, string> = rate ? { SCORE_THINK_MS: String((connections / rate) * 1000) } : {};
   const run = async (tag: string, s: number) =>
     (await runWrk({
       url,
-      connections: n,
+      connections,
       seconds: s,
       script: join(REPO, "bench/lib/score-wrk.lua"),
       extraArgs: ["--timeout", "10s"],
-      env: { SCORE_PREFIX: `${prefix}-${tag}`, CLEAVE_API_KEY: API_KEY },
+      env: { SCORE_PREFIX: `${prefix}-${tag}`, CLEAVE_API_KEY: API_KEY, ...think },
     })) as Load;
-  await run("warm", 1);
+  if (!rate) await run("warm", 1);
   const before = pid === undefined ? undefined : cpuSeconds(pid);
   const result = await run("run", seconds);
   const after = pid === undefined ? undefined : cpuSeconds(pid);
@@ -147,7 +155,7 @@ async function wrkLoad(url: string, n: number, prefix: string, pid?: number): Pr
 }
 
 async function load(url: string, mode: "rate" | "concurrency", n: number, prefix: string, pid?: number): Promise<Load> {
-  if (mode === "concurrency" && WRK) return wrkLoad(`${url}/v1/score`, n, prefix, pid);
+  if (WRK) return mode === "concurrency" ? wrkLoad(`${url}/v1/score`, n, prefix, pid) : wrkLoad(`${url}/v1/score`, 0, prefix, pid, n);
   const gen = new Child([join(REPO, "bench/lib/score-load.ts"), `${url}/v1/score`, mode, String(n), String(seconds), prefix], {
     cmd: [process.execPath],
     env: { ...process.env, CLEAVE_API_KEY: API_KEY } as Record<string, string>,
@@ -200,9 +208,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const ratio = (v: string) =>
   perRound[v]?.length ? median(perRound[v].map((x, i) => x / perRound.monolith[i])).toFixed(2) : "n/a";
 
-console.log(`\nPOST /v1/score — ${machine()}\n${seconds} s per phase; load generator in its own process (saturation: ${saturationGenerator})\n`);
+console.log(`\nPOST /v1/score — ${machine()}\n${seconds} s per phase; load generator in its own process: ${generator}\n`);
 console.log(table(["placement", "load", "req/s", "p50 ms", "p99 ms", "p50 ms (sent)", "p99 ms (sent)", "CPU µs/req all / main", "failed"], rows));
-console.log("p50/p99: from each request's scheduled time (includes any queueing); (sent): from when it was actually sent");
+console.log(
+  WRK
+    ? "p50/p99: from when each request was sent (wrk), which at fixed rates is when it arrived; (sent) is the same figure"
+    : "p50/p99: from each request's scheduled time (includes any queueing); (sent): from when it was actually sent",
+);
 const sat = (kind: string) => rows.find((r) => r[0] === kind && String(r[1]).startsWith("saturation"))?.[2] as number | undefined;
 const m = sat("monolith");
 const sp = sat("split");
