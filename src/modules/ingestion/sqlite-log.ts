@@ -47,6 +47,7 @@ export class SqliteLog implements EventLog {
   private readonly insert;
   private readonly seqOf;
   private readonly readAfter;
+  private readonly insertBatch: (batch: Pending[], received: number, stored: Row[]) => Appended[][];
   private pending: Pending[] = [];
   private flushScheduled = false;
   private headSeq: number;
@@ -64,6 +65,21 @@ export class SqliteLog implements EventLog {
     );
     this.seqOf = this.db.prepare("SELECT seq FROM events WHERE id = ?").pluck();
     this.readAfter = this.db.prepare("SELECT seq, id, type, ts, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+    // Built once: better-sqlite3 makes several wrapper functions per transaction() call, and this runs per commit.
+    this.insertBatch = this.db.transaction((batch: Pending[], received: number, stored: Row[]) =>
+      batch.map((p) =>
+        p.events.map((e) => {
+          const data = JSON.stringify(e.data);
+          const r = this.insert.run(e.id, e.type, e.ts, data, received);
+          if (r.changes === 1) {
+            const seq = Number(r.lastInsertRowid);
+            stored.push({ seq, id: e.id, type: e.type, ts: e.ts, data });
+            return { seq, duplicate: false };
+          }
+          return { seq: this.seqOf.get(e.id) as number, duplicate: true };
+        }),
+      ),
+    );
     const seqRow = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get();
     this.headSeq = (seqRow as number | undefined) ?? 0;
   }
@@ -90,20 +106,7 @@ export class SqliteLog implements EventLog {
     const stored: Row[] = [];
     let results: Appended[][];
     try {
-      results = this.db.transaction(() =>
-        batch.map((p) =>
-          p.events.map((e) => {
-            const data = JSON.stringify(e.data);
-            const r = this.insert.run(e.id, e.type, e.ts, data, received);
-            if (r.changes === 1) {
-              const seq = Number(r.lastInsertRowid);
-              stored.push({ seq, id: e.id, type: e.type, ts: e.ts, data });
-              return { seq, duplicate: false };
-            }
-            return { seq: this.seqOf.get(e.id) as number, duplicate: true };
-          }),
-        ),
-      )();
+      results = this.insertBatch(batch, received, stored);
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
