@@ -129,7 +129,10 @@ const generator = WRK ? "wrk (fixed rates: Poisson arrivals)" : "Bun fetch (benc
 
 /**
  * wrk: at saturation `n` connections in a closed loop, after a 1 s warm-up; at a fixed `rate`, enough connections
- * that each waits ~32 ms on average between requests (far above the response time).
+ * that each waits ~32 ms on average between requests (far above the response time), measured after 15 s at that
+ * rate. Steady state, not the first seconds of a new load: on two cores the JIT's background compilation of the hot
+ * path competes with the event loop for ~10-20 s (p99 at 2k req/s fell from 3.6-4.2 ms in the first 10 s to
+ * 1.7-1.8 ms in the third, server CPU per request from ~240 to ~175 µs).
  */
 async function wrkLoad(url: string, n: number, prefix: string, pid?: number, rate?: number): Promise<Load> {
   const connections = rate ? Math.max(16, Math.ceil(rate * 0.032)) : n;
@@ -143,7 +146,7 @@ async function wrkLoad(url: string, n: number, prefix: string, pid?: number, rat
       extraArgs: ["--timeout", "10s"],
       env: { SCORE_PREFIX: `${prefix}-${tag}`, CLEAVE_API_KEY: API_KEY, ...think },
     })) as Load;
-  if (!rate) await run("warm", 1);
+  await run("warm", rate ? 15 : 1);
   const before = pid === undefined ? undefined : cpuSeconds(pid);
   const result = await run("run", seconds);
   const after = pid === undefined ? undefined : cpuSeconds(pid);
