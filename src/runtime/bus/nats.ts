@@ -6,7 +6,6 @@
  */
 import {
   type Authenticator,
-  connect,
   credsAuthenticator,
   headers,
   type Msg,
@@ -20,6 +19,7 @@ import { decode, encode } from "../codec";
 import { CleaveError, deadlineExceeded, unavailable } from "../errors";
 import type { Logger } from "../log";
 import { decodeRequest, encodeRequest } from "./nats-frame";
+import { connectNats } from "./nats-socket";
 import { Spill } from "./nats-spill";
 import { type Dispatch, type Envelope, type EventEnvelope, type EventHandler, type Reply, type SubscribeOptions, type Transport, wireTraceparent } from "./transport";
 
@@ -77,7 +77,7 @@ export class NatsTransport implements Transport {
   static async connect(deployment: string, opts: NatsOptions, log: Logger): Promise<NatsTransport> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const nc = await connect({
+        const nc = await connectNats({
           servers: opts.servers,
           user: opts.user,
           pass: opts.pass,
