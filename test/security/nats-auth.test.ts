@@ -70,6 +70,18 @@ describe("per-process NATS users (configs/nats-server-auth.conf)", () => {
     }
   });
 
+  test("a call the user may not make fails at once with the server's reason, not at its deadline", async () => {
+    const impostor = await NatsTransport.connect("cleave", connectOpts(nats.url, { user: "inference", pass: PASS.inference }), log);
+    try {
+      const started = performance.now();
+      const refused = await impostor.request("decision", "ping", { payload: {}, timeoutMs: 10_000 }).then(() => undefined, (err: Error) => err);
+      expect(refused?.message).toContain('Permissions Violation for Publish to "cleave.cleave.decision.ping"');
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      await impostor.close();
+    }
+  });
+
   test("a wrong password cannot connect, and the error names the config key, not the secret", async () => {
     const attempt = NatsTransport.connect("cleave", connectOpts(nats.url, { user: "registry", pass: "guess" }), log);
     await expect(attempt).rejects.toThrow(/cannot reach NATS/);

@@ -6,6 +6,7 @@
  */
 import {
   type Authenticator,
+  createInbox,
   credsAuthenticator,
   headers,
   type Msg,
@@ -57,11 +58,28 @@ function authenticatorOf(opts: NatsOptions): Authenticator | undefined {
   return undefined;
 }
 
+/** A call waiting for its reply on the connection's inbox. */
+interface Waiter {
+  subject: string;
+  module: string;
+  resolve: (msg: Msg) => void;
+  reject: (err: CleaveError) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
 export class NatsTransport implements Transport {
   readonly kind = "nats" as const;
   private readonly js: JetStreamClient;
   private readonly spill: Spill;
   private streamReady?: Promise<void>;
+  /**
+   * Replies to this process's calls arrive on one wildcard inbox subscription, matched to their call by the last
+   * token (what nc.request does, without its per-call request object, deferred, timer wrapper and an Error built
+   * on every successful reply: an eighth of a calling process's CPU).
+   */
+  private readonly inbox = createInbox();
+  private readonly waiting = new Map<string, Waiter>();
+  private nextToken = 0;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -71,6 +89,7 @@ export class NatsTransport implements Transport {
   ) {
     this.js = jetstream(nc);
     this.spill = new Spill(nc, `cleave_${deployment}_spill`);
+    nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => void (err || this.replied(msg)) });
     void this.watchStatus();
   }
 
@@ -135,26 +154,39 @@ export class NatsTransport implements Transport {
     let body = encodeRequest(envelope);
     let h: MsgHdrs | undefined;
     if (!this.spill.fits(body.byteLength)) body = await this.spill.put(body, (h = headers()));
-    let msg: Msg;
-    try {
-      msg = await this.nc.request(this.subject(module, operation), body, { timeout: envelope.timeoutMs, headers: h });
-    } catch (err) {
-      throw this.requestError(err, module, operation, envelope.timeoutMs);
-    }
+    const subject = this.subject(module, operation);
+    const token = (this.nextToken++).toString(36);
+    const msg = await new Promise<Msg>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(token);
+        reject(deadlineExceeded(`${module}.${operation} did not answer within ${envelope.timeoutMs} ms`));
+      }, envelope.timeoutMs);
+      this.waiting.set(token, { subject, module, resolve, reject, timer });
+      try {
+        this.nc.publish(subject, body, { reply: `${this.inbox}.${token}`, headers: h });
+      } catch (err) {
+        this.settle(token, undefined, unavailable(`bus cannot reach ${module}: ${(err as Error).message}`, { module }));
+      }
+    });
     return decode(await this.spill.take(msg.data, msg.headers)) as Reply;
   }
 
-  private requestError(err: unknown, module: string, operation: string, timeoutMs: number): CleaveError {
-    if (err instanceof CleaveError) return err;
-    const e = err as Error & { isNoResponders?: () => boolean; cause?: unknown };
-    const name = e?.name ?? "";
-    if (e.isNoResponders?.() || name === "NoRespondersError" || (e.cause as Error)?.name === "NoRespondersError") {
-      return unavailable(`module "${module}" is not served by any process`, { module });
-    }
-    if (name === "TimeoutError" || (e.cause as Error)?.name === "TimeoutError") {
-      return deadlineExceeded(`${module}.${operation} did not answer within ${timeoutMs} ms`);
-    }
-    return unavailable(`bus cannot reach ${module}: ${e.message}`, { module });
+  private replied(msg: Msg) {
+    const token = msg.subject.slice(this.inbox.length + 1);
+    const w = this.waiting.get(token);
+    if (!w) return; // answered after its deadline
+    // The server answers a call nobody serves with an empty 503 status message (the client asks it to).
+    const noResponders = msg.data.length === 0 && msg.headers?.code === 503;
+    this.settle(token, msg, noResponders ? unavailable(`module "${w.module}" is not served by any process`, { module: w.module }) : undefined);
+  }
+
+  private settle(token: string, msg: Msg | undefined, err: CleaveError | undefined) {
+    const w = this.waiting.get(token);
+    if (!w) return;
+    this.waiting.delete(token);
+    clearTimeout(w.timer);
+    if (err) w.reject(err);
+    else w.resolve(msg!);
   }
 
   async serve(module: string, dispatch: Dispatch): Promise<() => Promise<void>> {
@@ -282,7 +314,13 @@ export class NatsTransport implements Transport {
 
   private async watchStatus() {
     for await (const s of this.nc.status()) {
-      if (s.type === "disconnect") {
+      const error = (s as { error?: Error & { operation?: string; subject?: string } }).error;
+      if (s.type === "error" && error?.name === "PermissionViolationError" && error.operation === "publish") {
+        // A call this process may not make: its callers fail now, with the server's reason, not at their deadline.
+        for (const [token, w] of this.waiting) {
+          if (w.subject === error.subject) this.settle(token, undefined, unavailable(`bus cannot reach ${w.module}: ${error.message}`, { module: w.module }));
+        }
+      } else if (s.type === "disconnect") {
         this.reconnecting = true;
         this.log.warn({ server: s.server }, "NATS disconnected; reconnecting");
       } else if (s.type === "reconnect") {
@@ -295,6 +333,7 @@ export class NatsTransport implements Transport {
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
     await this.nc.drain().catch(() => this.nc.close());
+    for (const [token, w] of this.waiting) this.settle(token, undefined, unavailable(`bus closed before ${w.module} answered`, { module: w.module }));
   }
 }
 
