@@ -15,7 +15,7 @@
  * With wrk, saturation rows also give the server's CPU time per request (Linux /proc): all its threads, and its
  * main thread alone (the event loop every request passes through): steadier than req/s on a shared machine.
  *
- *   bun bench/score.ts [--seconds 5] [--rates 500,2000,5000] [--concurrency 64] [--rounds 3]
+ *   bun bench/score.ts [--seconds 10] [--rates 500,2000,5000] [--concurrency 64] [--rounds 3]
  *                      [--only monolith,split,no-monitoring,auth]
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -30,7 +30,7 @@ import { runWrk } from "./lib/wrk";
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: "string", default: "5" },
+    seconds: { type: "string", default: "10" },
     rates: { type: "string", default: "500,2000,5000" },
     concurrency: { type: "string", default: "64" },
     rounds: { type: "string", default: "3" },
@@ -129,10 +129,10 @@ const generator = WRK ? "wrk (fixed rates: Poisson arrivals)" : "Bun fetch (benc
 
 /**
  * wrk: at saturation `n` connections in a closed loop, after a 1 s warm-up; at a fixed `rate`, enough connections
- * that each waits ~32 ms on average between requests (far above the response time), measured after 15 s at that
+ * that each waits ~32 ms on average between requests (far above the response time), measured after 30 s at that
  * rate. Steady state, not the first seconds of a new load: on two cores the JIT's background compilation of the hot
- * path competes with the event loop for ~10-20 s (p99 at 2k req/s fell from 3.6-4.2 ms in the first 10 s to
- * 1.7-1.8 ms in the third, server CPU per request from ~240 to ~175 µs).
+ * path competes with the event loop for the first ~25 s (at 2k req/s, 10 s measured after a 15 s warm-up: p99
+ * 3.98 ms and 214 / 147 µs of CPU per request; the next 10 s: 1.89 ms and 163 / 121 µs).
  */
 async function wrkLoad(url: string, n: number, prefix: string, pid?: number, rate?: number): Promise<Load> {
   const connections = rate ? Math.max(16, Math.ceil(rate * 0.032)) : n;
@@ -146,7 +146,7 @@ async function wrkLoad(url: string, n: number, prefix: string, pid?: number, rat
       extraArgs: ["--timeout", "10s"],
       env: { SCORE_PREFIX: `${prefix}-${tag}`, CLEAVE_API_KEY: API_KEY, ...think },
     })) as Load;
-  await run("warm", rate ? 15 : 1);
+  await run("warm", rate ? 30 : 1);
   const before = pid === undefined ? undefined : cpuSeconds(pid);
   const result = await run("run", seconds);
   const after = pid === undefined ? undefined : cpuSeconds(pid);
