@@ -48,7 +48,7 @@ for (const seed of [1, 2, 3]) {
         const asOf = random() < 0.8 ? now : now - Math.floor(random() * 30 * HOUR);
         for (const f of features) {
           const end = countAtOrBefore(s.ts, asOf);
-          if (s.distinct?.has(f)) incremental++;
+          if (s.windows?.has(f)) incremental++;
           const expected = scan(s, f, asOf);
           expect(aggregate(f, s, end, asOf)).toBe(expected);
           // The same events without a kept window: counted from scratch (by comparison when there are few).

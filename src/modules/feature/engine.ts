@@ -5,6 +5,7 @@
  */
 import { invalidArgument } from "../../runtime/errors";
 import type { CompiledEntity, CompiledFeature, CompiledTransform, FeaturePlan } from "./definitions";
+import { distinctCount, expireWindows, type KeptWindow, shiftWindows, sumAggregate } from "./windows";
 
 export type Cell = number | string | boolean | null;
 export type Status = "present" | "missing" | "stale";
@@ -14,24 +15,9 @@ export interface EntityState {
   ts: number[];
   seq: number[];
   cols: Cell[][];
-  /** Distinct counts kept between calls, per feature (derived data: never stored, rebuilt when missing). */
-  distinct?: Map<CompiledFeature, DistinctWindow>;
+  /** Windows kept between calls, per feature (./windows.ts; derived data: never stored, rebuilt when missing). */
+  windows?: Map<CompiledFeature, KeptWindow>;
 }
-
-/**
- * The non-null values of one column over the events [lo, hi) with their multiplicities. Scoring asks for a window
- * that ends at the newest event and has moved only a little since the last call, so a distinct count costs the
- * events that entered and left the window instead of the whole window (thousands of events for a busy merchant).
- * The count is an exact integer, so online and offline values stay identical.
- */
-interface DistinctWindow {
-  lo: number;
-  hi: number;
-  counts: Map<Cell, number>;
-}
-
-/** Below this many events in a window a plain scan is as cheap as keeping a window, and needs no memory. */
-const DISTINCT_WINDOW_MIN = 8;
 
 export interface EngineEvent {
   seq: number;
@@ -57,24 +43,9 @@ export function insertEvent(s: EntityState, ts: number, seq: number, values: Cel
     s.ts.splice(i, 0, ts);
     s.seq.splice(i, 0, seq);
     for (let c = 0; c < values.length; c++) s.cols[c].splice(i, 0, values[c]);
-    if (s.distinct) for (const [f, w] of s.distinct) shiftWindow(w, i, values[f.column]);
+    shiftWindows(s, i, values);
   }
   return true;
-}
-
-/**
- * Keeps a distinct window exact across an event inserted at index i (late or concurrent events arrive out of time
- * order, often under load): before the window it moves the window's indexes, inside it joins the counts, after it
- * changes nothing. Rebuilding instead cost a scan of the whole window (thousands of events for a busy merchant).
- */
-function shiftWindow(w: DistinctWindow, i: number, value: Cell): void {
-  if (i <= w.lo) {
-    w.lo++;
-    w.hi++;
-  } else if (i < w.hi) {
-    w.hi++;
-    if (value !== null) w.counts.set(value, (w.counts.get(value) ?? 0) + 1);
-  }
 }
 
 /** Drops events older than `cutoff`; they can no longer fall inside any window that will be asked for. */
@@ -85,14 +56,7 @@ export function expireBefore(s: EntityState, cutoff: number): void {
   s.ts.splice(0, n);
   s.seq.splice(0, n);
   for (const col of s.cols) col.splice(0, n);
-  if (s.distinct) {
-    for (const [f, w] of s.distinct) {
-      if (w.lo >= n) {
-        w.lo -= n;
-        w.hi -= n;
-      } else s.distinct.delete(f); // the window held expired events: rebuilt when next asked for
-    }
-  }
+  expireWindows(s, n);
 }
 
 /** Number of events with ts <= t (so the last one at or before t is at index result - 1). */
@@ -120,78 +84,19 @@ export function aggregate(f: CompiledFeature, s: EntityState, end: number, asOf:
     return null;
   }
   if (f.agg === "distinct_count") return distinctCount(f, s, col, start, end);
+  if (f.agg !== "min" && f.agg !== "max") return sumAggregate(f, s, col, start, end);
   let n = 0;
-  let sum = 0;
   let min = Infinity;
   let max = -Infinity;
   for (let i = start; i < end; i++) {
     const v = col[i] as number | null;
     if (v === null) continue;
     n++;
-    sum += v;
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  switch (f.agg) {
-    case "sum":
-      return finite(sum);
-    case "mean":
-      return n ? finite(sum / n) : null;
-    case "min":
-      return n ? min : null;
-    case "max":
-      return n ? max : null;
-    case "stddev": {
-      if (!n) return null;
-      const mean = sum / n;
-      let sq = 0;
-      for (let i = start; i < end; i++) {
-        const v = col[i] as number | null;
-        if (v !== null) sq += (v - mean) * (v - mean);
-      }
-      return finite(Math.sqrt(sq / n)); // population standard deviation
-    }
-  }
-  return null;
-}
-
-function distinctCount(f: CompiledFeature, s: EntityState, col: Cell[], start: number, end: number): number {
-  let w = s.distinct?.get(f);
-  // Moved from the kept window edge by edge, in either direction, when the two overlap and moving is cheaper than
-  // counting afresh. Backwards happens under load: an event scored as of its own time when a later one (a
-  // concurrent request) is already in the state.
-  if (w && start <= w.hi && w.lo <= end && Math.abs(start - w.lo) + Math.abs(end - w.hi) < end - start) {
-    const counts = w.counts;
-    for (let i = w.hi; i < end; i++) if (col[i] !== null) counts.set(col[i], (counts.get(col[i]) ?? 0) + 1);
-    for (let i = start; i < w.lo; i++) if (col[i] !== null) counts.set(col[i], (counts.get(col[i]) ?? 0) + 1);
-    for (let i = end; i < w.hi; i++) uncount(counts, col[i]);
-    for (let i = w.lo; i < start; i++) uncount(counts, col[i]);
-    w.lo = start;
-    w.hi = end;
-    return counts.size;
-  }
-  if (end - start < DISTINCT_WINDOW_MIN) {
-    // A handful of values: comparing each with the ones before it beats hashing them all.
-    let n = 0;
-    outer: for (let i = start; i < end; i++) {
-      const v = col[i];
-      if (v === null) continue;
-      for (let j = start; j < i; j++) if (col[j] === v) continue outer;
-      n++;
-    }
-    return n;
-  }
-  w = { lo: start, hi: end, counts: new Map() };
-  for (let i = start; i < end; i++) if (col[i] !== null) w.counts.set(col[i], (w.counts.get(col[i]) ?? 0) + 1);
-  (s.distinct ??= new Map()).set(f, w);
-  return w.counts.size;
-}
-
-function uncount(counts: Map<Cell, number>, v: Cell): void {
-  if (v === null) return;
-  const left = counts.get(v)! - 1;
-  if (left === 0) counts.delete(v);
-  else counts.set(v, left);
+  if (n === 0) return null;
+  return f.agg === "min" ? min : max;
 }
 
 /** The event's values for an entity's columns, and the entity id it belongs to (undefined: not this entity's). */
