@@ -15,7 +15,7 @@
  * With wrk, saturation rows also give the server's CPU time per request (Linux /proc): all its threads, and its
  * main thread alone (the event loop every request passes through): steadier than req/s on a shared machine.
  *
- *   bun bench/score.ts [--seconds 10] [--rates 500,2000,5000] [--concurrency 64] [--rounds 3]
+ *   bun bench/score.ts [--seconds 10] [--warmup 60] [--rates 500,2000,5000] [--concurrency 64] [--rounds 3]
  *                      [--only monolith,split,no-monitoring,auth]
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     rates: { type: "string", default: "500,2000,5000" },
     concurrency: { type: "string", default: "64" },
     rounds: { type: "string", default: "3" },
+    warmup: { type: "string", default: "60" },
     only: { type: "string", default: "monolith,split,no-monitoring,auth" },
   },
 });
@@ -41,6 +42,7 @@ const seconds = Number(values.seconds);
 const rates = values.rates!.split(",").map(Number);
 const concurrency = Number(values.concurrency);
 const rounds = Number(values.rounds);
+const warmup = Number(values.warmup);
 const only = new Set(values.only!.split(","));
 
 interface Load {
@@ -128,13 +130,11 @@ if (!WRK) console.error("wrk not found (apt-get install wrk): saturation is meas
 const generator = WRK ? "wrk (fixed rates: Poisson arrivals)" : "Bun fetch (bench/lib/score-load.ts)";
 
 /**
- * wrk: at saturation `n` connections in a closed loop, after a 1 s warm-up; at a fixed `rate`, enough connections
- * that each waits ~32 ms on average between requests (far above the response time), measured after 30 s at that
- * rate. Steady state, not the first seconds of a new load: on two cores the JIT's background compilation of the hot
- * path competes with the event loop for the first ~25 s (at 2k req/s, 10 s measured after a 15 s warm-up: p99
- * 3.98 ms and 214 / 147 µs of CPU per request; the next 10 s: 1.89 ms and 163 / 121 µs).
+ * wrk: at saturation `n` connections in a closed loop; at a fixed `rate`, enough connections that each waits ~32 ms
+ * on average between requests (far above the response time). Each phase settles for `settle` seconds at its load
+ * before it is measured.
  */
-async function wrkLoad(url: string, n: number, prefix: string, pid?: number, rate?: number): Promise<Load> {
+async function wrkLoad(url: string, n: number, prefix: string, pid?: number, rate?: number, settle = rate ? 5 : 1): Promise<Load> {
   const connections = rate ? Math.max(16, Math.ceil(rate * 0.032)) : n;
   const think: Record<string, string> = rate ? { SCORE_THINK_MS: String((connections / rate) * 1000) } : {};
   const run = async (tag: string, s: number) =>
@@ -146,7 +146,7 @@ async function wrkLoad(url: string, n: number, prefix: string, pid?: number, rat
       extraArgs: ["--timeout", "10s"],
       env: { SCORE_PREFIX: `${prefix}-${tag}`, CLEAVE_API_KEY: API_KEY, ...think },
     })) as Load;
-  await run("warm", rate ? 30 : 1);
+  await run("warm", settle);
   const before = pid === undefined ? undefined : cpuSeconds(pid);
   const result = await run("run", seconds);
   const after = pid === undefined ? undefined : cpuSeconds(pid);
@@ -171,6 +171,10 @@ const rows: (string | number)[][] = [];
 for (const kind of ["monolith", "split"].filter((k) => only.has(k))) {
   const d = await deployment(kind);
   try {
+    // A fresh process is not in its steady state for a minute or more: on two cores the JIT's background
+    // compilation competes with the event loop (at 2k req/s, CPU per request fell from 224 / 155 µs 30-40 s after
+    // start to 189 / 137 µs 70-80 s after, p99 from 3.7 to 2.5 ms). Measured after `--warmup` s at 2k req/s.
+    if (WRK && warmup > 0) await wrkLoad(`${d.url}/v1/score`, 0, `${kind}-warmup`, undefined, 2000, warmup);
     const phases: ["rate" | "concurrency", number][] = rates.map((r) => ["rate", r] as ["rate", number]);
     phases.push(["concurrency", concurrency]);
     for (const [mode, n] of phases) {
@@ -211,7 +215,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const ratio = (v: string) =>
   perRound[v]?.length ? median(perRound[v].map((x, i) => x / perRound.monolith[i])).toFixed(2) : "n/a";
 
-console.log(`\nPOST /v1/score — ${machine()}\n${seconds} s per phase; load generator in its own process: ${generator}\n`);
+console.log(`\nPOST /v1/score — ${machine()}\n${seconds} s per phase after ${warmup} s at 2k req/s from start; load generator in its own process: ${generator}\n`);
 console.log(table(["placement", "load", "req/s", "p50 ms", "p99 ms", "p50 ms (sent)", "p99 ms (sent)", "CPU µs/req all / main", "failed"], rows));
 console.log(
   WRK
