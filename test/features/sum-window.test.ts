@@ -8,8 +8,8 @@ import type { CompiledFeature } from "../../src/modules/feature/definitions";
 import { aggregate, emptyState, expireBefore, insertEvent, type EntityState } from "../../src/modules/feature/engine";
 import { addExact, roundExact } from "../../src/modules/feature/exact";
 import { rng } from "../harness/rng";
+import { HOUR, randomHistory } from "./window-ops";
 
-const HOUR = 3_600_000;
 const features: CompiledFeature[] = [
   { name: "sum_1h", agg: "sum", column: 0, windowMs: HOUR },
   { name: "mean_24h", agg: "mean", column: 0, windowMs: 24 * HOUR },
@@ -36,36 +36,16 @@ function oracle(s: EntityState, f: CompiledFeature, asOf: number): number | null
   return Math.sqrt(Math.max(0, Number(d) / 1048576) / Number(n) / Number(n));
 }
 
-const countAtOrBefore = (ts: number[], t: number) => ts.filter((x) => x <= t).length;
-
 for (const [seed, dyadic] of [[1, true], [2, true], [3, false], [4, false]] as const) {
   test(`kept sums equal a fresh computation${dyadic ? " and the exact value" : ""} (seed ${seed})`, () => {
     const random = rng(seed);
-    const s = emptyState(1);
-    let now = 0;
-    let seq = 0;
-    let kept = 0;
-    for (let step = 0; step < 4000; step++) {
-      const r = random();
-      if (r < 0.6) {
-        now += Math.floor(random() ** 3 * 1_800_000);
-        const ts = random() < 0.1 ? now - Math.floor(random() * 2 * HOUR) : now; // sometimes late: a middle insert
-        // Amounts around 10^4 with cents (or multiples of 1/1024), some missing: cancellation-prone for naive sums.
-        const value = random() < 0.05 ? null : dyadic ? Math.floor(random() * 2 ** 24) / 1024 : 10_000 + Math.round(random() * 1e6) / 100;
-        insertEvent(s, ts, ++seq, [value]);
-      } else if (r < 0.65) {
-        expireBefore(s, now - 30 * HOUR);
-      } else {
-        const asOf = random() < 0.8 ? now : now - Math.floor(random() * 30 * HOUR);
-        for (const f of features) {
-          const end = countAtOrBefore(s.ts, asOf);
-          if (s.windows?.has(f)) kept++;
-          const value = aggregate(f, s, end, asOf);
-          expect(aggregate(f, { ts: s.ts, seq: s.seq, cols: s.cols }, end, asOf)).toBe(value);
-          if (dyadic) expect(value).toBe(oracle(s, f, asOf));
-        }
-      }
-    }
+    // Amounts around 10^4 with cents (or multiples of 1/1024), some missing: cancellation-prone for naive sums.
+    const amount = () => (random() < 0.05 ? null : dyadic ? Math.floor(random() * 2 ** 24) / 1024 : 10_000 + Math.round(random() * 1e6) / 100);
+    const { kept } = randomHistory(random, features, amount, (s, f, end, asOf) => {
+      const value = aggregate(f, s, end, asOf);
+      expect(aggregate(f, { ts: s.ts, seq: s.seq, cols: s.cols }, end, asOf)).toBe(value);
+      if (dyadic) expect(value).toBe(oracle(s, f, asOf));
+    });
     expect(kept).toBeGreaterThan(500);
   });
 }

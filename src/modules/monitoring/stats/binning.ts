@@ -9,6 +9,8 @@
  *   (the smallest non-zero share / 1e6 when that share is ≤ 1e-4, else 1e-4).
  */
 
+import { firstAbove, firstAtLeast } from "./sorted";
+
 export type Value = number | string;
 
 /** Distinct values of a sample (NaN/missing are expected to be removed by the caller). */
@@ -91,28 +93,6 @@ export function histogramSorted(sorted: Float64Array, edges: readonly number[]):
     from = Math.max(from, to);
   }
   return counts;
-}
-
-function firstAtLeast(sorted: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function firstAbove(sorted: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Counts per category over the union of categories of both samples, in one shared key order. */

@@ -5,6 +5,7 @@
  * otherwise. Same statistic, same p-value, so a drift decision here matches one made in a notebook.
  */
 import { kolmogorovSf } from "./kolmogorov";
+import { firstAbove } from "./sorted";
 
 export interface KsResult {
   statistic: number;
@@ -13,17 +14,6 @@ export interface KsResult {
 }
 
 const MAX_AUTO_N = 10_000;
-
-function upperBound(sorted: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
@@ -42,7 +32,7 @@ export function ks2sampSorted(a: Float64Array, b: Float64Array): KsResult {
   for (const sample of [a, b]) {
     for (let i = 0; i < sample.length; i++) {
       const v = sample[i];
-      const diff = upperBound(a, v) / n1 - upperBound(b, v) / n2;
+      const diff = firstAbove(a, v) / n1 - firstAbove(b, v) / n2;
       if (diff > maxS) maxS = diff;
       if (diff < minS) minS = diff;
     }
