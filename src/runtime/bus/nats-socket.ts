@@ -39,7 +39,6 @@ export class BunSocketTransport implements Transport {
   readonly version = VERSION;
   closeError?: Error;
   private socket?: Socket<undefined>;
-  private options!: ConnectionOptions;
   /** Frames received and not yet taken by the protocol's reader; `signal` wakes the reader. */
   private yields: Uint8Array[] = [];
   private signal: Deferred<void> = deferred();
@@ -56,7 +55,6 @@ export class BunSocketTransport implements Transport {
   }
 
   async connect(server: Server, options: ConnectionOptions): Promise<void> {
-    this.options = options;
     const info = deferred<Record<string, unknown>>();
     const seen: Uint8Array[] = [];
     this.handshake = (frame) => {
@@ -105,7 +103,7 @@ export class BunSocketTransport implements Transport {
   }
 
   private received(chunk: Uint8Array) {
-    // Bun reuses nothing here, but the frame outlives this callback: keep it as is.
+    // Each chunk is a buffer of its own (Bun does not reuse it after the callback), so it is queued as is.
     if (this.handshake) return this.handshake(chunk);
     this.yields.push(chunk);
     this.signal.resolve();
