@@ -12,7 +12,7 @@
  * Fixed rates: Poisson arrivals from many connections with random think times (score-wrk.lua explains why that
  * measures latency from arrival). Without wrk, bench/lib/score-load.ts does both (an open loop for rates, latency
  * from each request's scheduled send time), and the table says so.
- * With wrk, saturation rows also give the server's CPU time per request (Linux /proc): all its threads, and its
+ * With wrk, the monolith's rows also give the server's CPU time per request (Linux /proc): all its threads, and its
  * main thread alone (the event loop every request passes through): steadier than req/s on a shared machine.
  *
  *   bun bench/score.ts [--seconds 10] [--warmup 60] [--rates 500,2000,5000] [--concurrency 64] [--rounds 3]
