@@ -73,7 +73,7 @@ test("exact sums are order-independent and correctly rounded", () => {
   expect(roundExact(p)).toBe(sum(xs.slice(250)));
 });
 
-test("a window holding a number too large to sum exactly is computed by a scan, the same online and offline", () => {
+test("a window holding a number too large or too small to sum exactly is computed by a scan, the same online and offline", () => {
   const s = emptyState(1);
   const f = features[0];
   for (let i = 0; i < 20; i++) insertEvent(s, i * 1000, i + 1, [i === 5 ? 1e200 : i]);
@@ -81,6 +81,16 @@ test("a window holding a number too large to sum exactly is computed by a scan, 
   const kept = aggregate(f, s, end, 19_000);
   expect(kept).toBe(aggregate(f, { ts: s.ts, seq: s.seq, cols: s.cols }, end, 19_000));
   expect(kept).toBe(1e200 + 185);
-  expireBefore(s, 6000); // the huge one leaves: exact again
+  expireBefore(s, 6000); // the large one leaves: exact again
   expect(aggregate(f, s, s.ts.length, 19_000)).toBe(6 + 7 + 8 + 9 + 10 + 11 + 12 + 13 + 14 + 15 + 16 + 17 + 18 + 19);
+  // A subnormal-scale value: its square's rounding error would underflow.
+  const tiny = emptyState(1);
+  for (let i = 0; i < 20; i++) insertEvent(tiny, i * 1000, i + 1, [i === 3 ? 1e-300 : i / 10]);
+  const std = features[2];
+  const keptStd = aggregate(std, tiny, tiny.ts.length, 19_000);
+  expect(keptStd).toBe(aggregate(std, { ts: tiny.ts, seq: tiny.seq, cols: tiny.cols }, tiny.ts.length, 19_000));
+  // The plain two-pass population standard deviation of the same values, in state order.
+  const xs = tiny.cols[0] as number[];
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  expect(keptStd).toBe(Math.sqrt(xs.reduce((a, b) => a + (b - mean) * (b - mean), 0) / xs.length));
 });

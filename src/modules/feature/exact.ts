@@ -63,10 +63,11 @@ export function addProduct(partials: number[], a: number, b: number, sign: 1 | -
 }
 
 /**
- * Values at or above this magnitude are summed the plain way (their squares, or the splitting, could overflow):
- * a window holding one is computed by a scan, online and offline alike.
+ * Whether a value can be summed (and squared) exactly: not so large that a square or the splitting overflows, not so
+ * small that a product's rounding error underflows. A window holding any other value is computed by a plain scan,
+ * online and offline alike.
  */
-export const EXACT_LIMIT = 2 ** 400;
+export const inExactRange = (v: number): boolean => v === 0 || (Math.abs(v) < 2 ** 400 && Math.abs(v) >= 2 ** -400);
 
 /**
  * Population variance from the exact sums s1 = Σx and s2 = Σx² of n values: (n·s2 − s1²) / n², with the

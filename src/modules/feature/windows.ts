@@ -8,7 +8,7 @@
  */
 import type { CompiledFeature } from "./definitions";
 import type { Cell, EntityState } from "./engine";
-import { addExact, addProduct, EXACT_LIMIT, roundExact, varianceExact } from "./exact";
+import { addExact, addProduct, inExactRange, roundExact, varianceExact } from "./exact";
 
 /** The non-null values of one column over the events [lo, hi) with their multiplicities. */
 interface DistinctWindow {
@@ -27,8 +27,8 @@ interface SumWindow {
   s1: number[];
   /** Kept for standard deviations only. */
   s2?: number[];
-  /** Numbers too large to sum exactly (≥ EXACT_LIMIT): while any is in the window, it is computed by a scan. */
-  huge: number;
+  /** Numbers outside the exact range (./exact.ts): while any is in the window, it is computed by a scan. */
+  inexact: number;
 }
 
 export type KeptWindow = DistinctWindow | SumWindow;
@@ -41,7 +41,7 @@ function enter(w: KeptWindow, v: Cell): void {
     if (v !== null) w.counts.set(v, (w.counts.get(v) ?? 0) + 1);
   } else if (typeof v === "number") {
     w.n++;
-    if (Math.abs(v) >= EXACT_LIMIT) w.huge++;
+    if (!inExactRange(v)) w.inexact++;
     else {
       addExact(w.s1, v);
       if (w.s2) addProduct(w.s2, v, v, 1);
@@ -57,7 +57,7 @@ function leave(w: KeptWindow, v: Cell): void {
     else w.counts.set(v, left);
   } else if (typeof v === "number") {
     w.n--;
-    if (Math.abs(v) >= EXACT_LIMIT) w.huge--;
+    if (!inExactRange(v)) w.inexact--;
     else {
       addExact(w.s1, -v);
       if (w.s2) addProduct(w.s2, v, v, -1);
@@ -80,7 +80,7 @@ function windowOf(f: CompiledFeature, s: EntityState, col: Cell[], start: number
   } else {
     w = f.agg === "distinct_count"
       ? { kind: "distinct", lo: start, hi: end, counts: new Map() }
-      : { kind: "sum", lo: start, hi: end, n: 0, s1: [], s2: f.agg === "stddev" ? [] : undefined, huge: 0 };
+      : { kind: "sum", lo: start, hi: end, n: 0, s1: [], s2: f.agg === "stddev" ? [] : undefined, inexact: 0 };
     for (let i = start; i < end; i++) enter(w, col[i]);
     if (end - start >= KEEP_MIN) (s.windows ??= new Map()).set(f, w);
   }
@@ -109,14 +109,14 @@ const finite = (x: number): Cell => (Number.isFinite(x) ? x : null);
 /** sum (0 over no numbers), mean or population standard deviation of the window's numbers. */
 export function sumAggregate(f: CompiledFeature, s: EntityState, col: Cell[], start: number, end: number): Cell {
   const w = windowOf(f, s, col, start, end) as SumWindow;
-  if (w.huge > 0) return scanned(f, col, start, end);
+  if (w.inexact > 0) return scanned(f, col, start, end);
   if (f.agg === "sum") return finite(roundExact(w.s1));
   if (w.n === 0) return null;
   if (f.agg === "mean") return finite(roundExact(w.s1) / w.n);
   return finite(Math.sqrt(varianceExact(w.n, w.s1, w.s2!)));
 }
 
-/** The plain computation, for windows holding a number too large to sum exactly. */
+/** The plain computation, for windows holding a number outside the exact range. */
 function scanned(f: CompiledFeature, col: Cell[], start: number, end: number): Cell {
   let n = 0;
   let sum = 0;
