@@ -65,6 +65,19 @@ function leave(w: KeptWindow, v: Cell): void {
   }
 }
 
+/** One window reused for the sums too small to keep: read at once and never retained, so nothing is allocated. */
+const scratch: SumWindow = { kind: "sum", lo: 0, hi: 0, n: 0, s1: [], s2: undefined, inexact: 0 };
+const scratchSquares: number[] = [];
+
+function scratchSum(squares: boolean): SumWindow {
+  scratch.n = 0;
+  scratch.inexact = 0;
+  scratch.s1.length = 0;
+  scratchSquares.length = 0;
+  scratch.s2 = squares ? scratchSquares : undefined;
+  return scratch;
+}
+
 /**
  * The feature's window over [start, end): moved from the kept one edge by edge, in either direction, when the two
  * overlap and moving is cheaper than building afresh (backwards: a read as of an earlier time, or an event scored
@@ -78,11 +91,12 @@ function windowOf(f: CompiledFeature, s: EntityState, col: Cell[], start: number
     for (let i = end; i < w.hi; i++) leave(w, col[i]);
     for (let i = w.lo; i < start; i++) leave(w, col[i]);
   } else {
-    w = f.agg === "distinct_count"
-      ? { kind: "distinct", lo: start, hi: end, counts: new Map() }
-      : { kind: "sum", lo: start, hi: end, n: 0, s1: [], s2: f.agg === "stddev" ? [] : undefined, inexact: 0 };
+    const keep = end - start >= KEEP_MIN;
+    if (f.agg === "distinct_count") w = { kind: "distinct", lo: start, hi: end, counts: new Map() };
+    else if (keep) w = { kind: "sum", lo: start, hi: end, n: 0, s1: [], s2: f.agg === "stddev" ? [] : undefined, inexact: 0 };
+    else w = scratchSum(f.agg === "stddev");
     for (let i = start; i < end; i++) enter(w, col[i]);
-    if (end - start >= KEEP_MIN) (s.windows ??= new Map()).set(f, w);
+    if (keep) (s.windows ??= new Map()).set(f, w);
   }
   w.lo = start;
   w.hi = end;
