@@ -9,22 +9,24 @@
  */
 import { describe, expect, test } from "bun:test";
 import samplesJson from "./golden/samples.json";
-import { tally } from "../../src/modules/monitoring/stats/binning";
+import { categoricalShares, floorZeroShares, tally } from "../../src/modules/monitoring/stats/binning";
 import { rng } from "../harness/rng";
 import {
   binnedShares,
   binnedSharesSorted,
-  histogram,
   histogramSorted,
   jensenShannon,
   kolmogorovSf,
   ks2samp,
   psi,
-  sturgesEdges,
+  sturgesEdgesOf,
   wassersteinNormed,
 } from "../../src/modules/monitoring/stats";
 
 const S = samplesJson as unknown as Record<string, number[] & string[]>;
+
+/** Sturges edges of a sample (numpy.histogram_bin_edges, bins="sturges"). */
+const sturgesEdges = (values: number[]) => sturgesEdgesOf(Math.min(...values), Math.max(...values), values.length);
 const TOL = 1e-9;
 
 /**
@@ -150,27 +152,24 @@ describe("Wasserstein distance normalised by the reference std (Evidently)", () 
     close(wassersteinNormed(S.const_ref, S.num_cur), WASSERSTEIN.constantRef));
 });
 
-/** A baseline keeps its sample sorted; drift then uses the sorted variants, which must not move any number. */
-describe("sorted-sample variants equal the plain functions", () => {
-  const prepared = (values: number[]) => {
-    const sorted = Float64Array.from(values).sort();
-    return { sorted, distinct: new Set(values).size, tally: () => tally(Array.from(sorted)) };
-  };
-  const sortedShares = (ref: number[], cur: number[], fill: boolean) =>
-    binnedSharesSorted(prepared(ref), cur, Float64Array.from(cur).sort(), fill);
+/**
+ * numpy.histogram, value by value (the way Evidently's binning reads): the reference the binary-search histogram is
+ * checked against.
+ */
+function histogram(values: number[], edges: number[]): number[] {
+  const counts = new Array<number>(edges.length - 1).fill(0);
+  for (const v of values) {
+    if (!(v >= edges[0] && v <= edges[edges.length - 1])) continue;
+    let bin = edges.length - 2;
+    while (bin > 0 && edges[bin] > v) bin--;
+    counts[bin]++;
+  }
+  return counts;
+}
 
-  test("golden PSI and Jensen–Shannon through binnedSharesSorted", () => {
-    let b = sortedShares(S.num_ref, S.num_cur, true);
-    expect(b.edges?.length).toBe(STURGES_EDGES.length);
-    close(psi(b.ref, b.cur), PSI.numeric);
-    b = sortedShares(S.int_ref, S.int_cur, true);
-    expect(b.edges).toBeUndefined();
-    close(psi(b.ref, b.cur), PSI.integer);
-    b = sortedShares(S.num_ref, S.num_cur, false);
-    close(jensenShannon(b.ref, b.cur), JS.numeric);
-  });
-
-  test("random samples, with ties, values on bin edges and new values in current: identical shares and counts", () => {
+/** A baseline keeps its sample sorted; drift bins it by binary search, which must not move any number. */
+describe("binning a sorted sample", () => {
+  test("random samples, with ties, values on bin edges and new values in current: the shares of a per-value count", () => {
     const rnd = rng(17);
     for (let round = 0; round < 200; round++) {
       const levels = 1 + Math.floor(rnd() * 60); // few levels: ties and the one-bin-per-value branch
@@ -179,11 +178,24 @@ describe("sorted-sample variants equal the plain functions", () => {
       const ref = draw(1 + Math.floor(rnd() * 400), 0);
       const cur = draw(1 + Math.floor(rnd() * 200), rnd() < 0.3 ? 3 : 0);
       const fill = rnd() < 0.5;
-      // A baseline's sample is sorted, so its one-bin-per-value bins come in ascending order of the reference values.
-      expect(sortedShares(ref, cur, fill)).toEqual(binnedShares(Array.from(Float64Array.from(ref).sort()), cur, true, fill));
+      const sorted = Float64Array.from(ref).sort();
+      const got = binnedSharesSorted({ sorted, distinct: new Set(ref).size, tally: () => tally(Array.from(sorted)) }, cur, Float64Array.from(cur).sort(), fill);
+      if (new Set(ref).size <= 20) {
+        // One bin per value: the reference's values in ascending order, then the current's new ones as observed.
+        expect(got).toEqual(categoricalShares(tally(Array.from(sorted)), ref.length, tally(cur), cur.length, fill));
+      } else {
+        const edges = sturgesEdges(ref.concat(cur));
+        const shares = (xs: number[]) => histogram(xs, edges).map((c) => c / xs.length);
+        const [r, c] = [shares(ref), shares(cur)];
+        if (fill) {
+          floorZeroShares(r);
+          floorZeroShares(c);
+        }
+        expect({ ref: got.ref, cur: got.cur, edges: got.edges }).toEqual({ ref: r, cur: c, edges });
+      }
       const edges = sturgesEdges(ref.concat(cur));
-      expect(histogramSorted(Float64Array.from(ref).sort(), edges)).toEqual(histogram(ref, edges));
-      expect(histogramSorted(Float64Array.from(ref).sort(), [...edges.slice(1, -1)])).toEqual(histogram(ref, edges.slice(1, -1)));
+      expect(histogramSorted(sorted, edges)).toEqual(histogram(ref, edges));
+      expect(histogramSorted(sorted, edges.slice(1, -1))).toEqual(histogram(ref, edges.slice(1, -1)));
     }
   });
 });

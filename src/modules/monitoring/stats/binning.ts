@@ -18,19 +18,10 @@ export function countDistinct(values: readonly Value[]): number {
   return new Set(values).size;
 }
 
-/** numpy.histogram_bin_edges(values, bins="sturges") for float data. */
-export function sturgesEdges(values: ArrayLike<number>): number[] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  return sturgesEdgesOf(lo, hi, values.length);
-}
-
-/** sturgesEdges of any n values whose extremes are lo and hi: all the edges depend on. */
+/**
+ * numpy.histogram_bin_edges(values, bins="sturges") for float data, from what the edges depend on: the n values'
+ * extremes lo and hi.
+ */
 export function sturgesEdgesOf(lo: number, hi: number, n: number): number[] {
   const ptp = hi - lo;
   if (lo === hi) {
@@ -53,34 +44,10 @@ function linspace(start: number, stop: number, num: number): number[] {
   return out;
 }
 
-/** numpy.histogram(values, edges)[0]: bins are [e_i, e_i+1) except the last, [e_k-1, e_k]; outside is dropped. */
-export function histogram(values: ArrayLike<number>, edges: readonly number[]): number[] {
-  const bins = edges.length - 1;
-  const counts = new Array<number>(bins).fill(0);
-  const last = edges[bins];
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!(v >= edges[0] && v <= last)) continue;
-    if (v === last) {
-      counts[bins - 1]++;
-      continue;
-    }
-    // Largest i with edges[i] <= v (searchsorted side="right" minus one).
-    let a = 0;
-    let b = bins;
-    while (b - a > 1) {
-      const mid = (a + b) >> 1;
-      if (edges[mid] <= v) a = mid;
-      else b = mid;
-    }
-    counts[a]++;
-  }
-  return counts;
-}
-
 /**
- * histogram() of ascending values, from two binary searches per bin instead of one per value: a drift evaluation
- * bins the same large reference sample every time. Same counts (edges from linspace never decrease).
+ * numpy.histogram(values, edges)[0] of ascending values: bins are [e_i, e_i+1) except the last, [e_k-1, e_k]; values
+ * outside are dropped. Two binary searches per bin instead of one per value: a drift evaluation bins the same large
+ * reference sample every time (edges from linspace never decrease).
  */
 export function histogramSorted(sorted: Float64Array, edges: readonly number[]): number[] {
   const bins = edges.length - 1;
@@ -141,33 +108,18 @@ export function binnedShares(
   numeric: boolean,
   fillZeroes: boolean,
 ): BinnedShares {
-  let out: BinnedShares;
-  if (numeric && countDistinct(reference) > 20) {
-    const ref = reference as readonly number[];
-    const cur = current as readonly number[];
-    const all = ref.concat(cur);
-    const edges = sturgesEdges(all);
-    out = {
-      ref: histogram(ref, edges).map((c) => c / ref.length),
-      cur: histogram(cur, edges).map((c) => c / cur.length),
-      labels: edges.slice(0, -1).map((e, i) => `[${fmt(e)}, ${fmt(edges[i + 1])})`),
-      edges,
-    };
-  } else {
-    return categoricalShares(tally(reference), reference.length, tally(current), current.length, fillZeroes);
-  }
-  if (fillZeroes) {
-    floorZeroShares(out.ref);
-    floorZeroShares(out.cur);
-  }
-  return out;
+  if (!numeric) return categoricalShares(tally(reference), reference.length, tally(current), current.length, fillZeroes);
+  const ref = reference as readonly number[];
+  const cur = current as readonly number[];
+  const prepared = { sorted: Float64Array.from(ref).sort(), distinct: countDistinct(ref), tally: () => tally(ref) };
+  return binnedSharesSorted(prepared, cur, Float64Array.from(cur).sort(), fillZeroes);
 }
 
 /**
- * binnedShares for a numeric column whose reference is kept sorted with its distinct count (a prepared baseline)
- * and whose current values come both as observed and sorted: the shares binnedShares gives for the sorted
- * reference, without re-reading it value by value. The one-bin-per-value branch takes the current values in observed order, as binnedShares does,
- * so the bins come out in the same order.
+ * The numeric branch of binnedShares, for a reference kept sorted with its distinct count and its counts per value
+ * (a prepared baseline), and current values given both as observed and sorted: Sturges bins are counted by binary
+ * search instead of value by value. The one-bin-per-value branch takes the reference's counts in its key order and
+ * the current values in observed order, so the bins come out in that order.
  */
 export function binnedSharesSorted(
   ref: { sorted: Float64Array; distinct: number; tally: () => Map<Value, number> },
@@ -178,7 +130,10 @@ export function binnedSharesSorted(
   const r = ref.sorted;
   const c = currentSorted;
   if (ref.distinct <= 20) return categoricalShares(ref.tally(), r.length, tally(current), current.length, fillZeroes);
-  const edges = sturgesEdgesOf(Math.min(r[0], c[0]), Math.max(r[r.length - 1], c[c.length - 1]), r.length + c.length);
+  // Edges over reference and current together (an empty sample adds no extremes).
+  const lo = c.length ? Math.min(r[0], c[0]) : r[0];
+  const hi = c.length ? Math.max(r[r.length - 1], c[c.length - 1]) : r[r.length - 1];
+  const edges = sturgesEdgesOf(lo, hi, r.length + c.length);
   const out: BinnedShares = {
     ref: histogramSorted(r, edges).map((n) => n / r.length),
     cur: histogramSorted(c, edges).map((n) => n / c.length),
