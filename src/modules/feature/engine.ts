@@ -84,7 +84,7 @@ export function aggregate(f: CompiledFeature, s: EntityState, end: number, asOf:
     return null;
   }
   if (f.agg === "distinct_count") return distinctCount(f, s, col, start, end);
-  if (f.agg !== "min" && f.agg !== "max") return sumAggregate(f, s, col, start, end);
+  if (f.agg === "sum" || f.agg === "mean" || f.agg === "stddev") return sumAggregate(f, s, col, start, end);
   let n = 0;
   let min = Infinity;
   let max = -Infinity;
