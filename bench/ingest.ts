@@ -187,7 +187,7 @@ try {
       const e = event(i, 2000, "decision");
       const t = performance.now();
       const { seqs } = (await p.bus.call("ingestion", "ingest", { events: [e] })) as { seqs: number[] };
-      await p.bus.call("feature", "observe", { seq: seqs[0], event: e });
+      await p.bus.call("feature", "observe", { events: [{ seq: seqs[0], event: e }] });
       times.push(performance.now() - t);
     }
     times.sort((a, b) => a - b);

@@ -4,7 +4,7 @@
  * OTLP/HTTP; when not, nothing is recorded and a span is only its context (ids), made without the SDK's
  * sampling and bookkeeping — the common case pays almost nothing.
  */
-import { context, INVALID_SPANID, INVALID_TRACEID, propagation, trace, type Context, type Span, SpanKind, SpanStatusCode, TraceFlags } from "@opentelemetry/api";
+import { context, INVALID_SPANID, INVALID_TRACEID, propagation, trace, type Context, type Span, type SpanContext, SpanKind, SpanStatusCode, TraceFlags } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -141,8 +141,27 @@ export function inHopSpan<T>(name: string, kind: SpanKind, parent: Context, fn: 
   return inSpan(name, kind, parent, fn);
 }
 
-async function inRecordedSpan<T>(name: string, kind: SpanKind, parent: Context, fn: (span: Span, ctx: Context) => Promise<T>): Promise<T> {
-  const span = (tracer ??= trace.getTracer("cleave")).startSpan(name, { kind }, parent);
+/**
+ * Work done once for several requests (a batch): a span in the first request's trace, linked to the others' spans
+ * (OpenTelemetry's way for batches), so each request's trace leads to it. Unrecorded, fn runs in the first's context.
+ */
+export function inBatchSpan<T>(name: string, parents: readonly Context[], fn: () => Promise<T>): Promise<T> {
+  if (!recording) return context.with(parents[0], fn);
+  const links = parents.slice(1).flatMap((c) => {
+    const sc = trace.getSpanContext(c);
+    return sc ? [{ context: sc }] : [];
+  });
+  return inRecordedSpan(name, SpanKind.INTERNAL, parents[0], fn, links);
+}
+
+async function inRecordedSpan<T>(
+  name: string,
+  kind: SpanKind,
+  parent: Context,
+  fn: (span: Span, ctx: Context) => Promise<T>,
+  links?: { context: SpanContext }[],
+): Promise<T> {
+  const span = (tracer ??= trace.getTracer("cleave")).startSpan(name, { kind, links }, parent);
   const ctx = trace.setSpan(parent, span);
   try {
     return await context.with(ctx, fn, undefined, span, ctx);

@@ -69,7 +69,7 @@ export async function replayAndCapture(url: string, bus: Bus, stream: StreamEven
       const request = { amount: e.data.amount, channel: e.data.channel };
       out = await post(`${url}/v1/features`, JSON.stringify({ entities, request, asOf: tsOf(e), minSeq: seq }));
     } else {
-      out = await bus.call("feature", "observe", { seq, event: e });
+      out = await bus.call("feature", "observe", { events: [{ seq, event: e }] });
     }
     featureNames = out.featureNames;
     vectors.push(out.rows[0].values);

@@ -135,6 +135,13 @@ const Pipeline = T.Object(
     input: T.String({ default: "input", description: "Name of the model's input tensor (float32 [1, features])" }),
     output: T.String({ default: "probabilities", description: "Name of the output holding class probabilities [1, classes]" }),
     positiveIndex: T.Integer({ minimum: 0, default: 1, description: "Index of the fraud class in that output" }),
+    maxBatch: T.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 256,
+      description:
+        "Most transactions taken through the stages together (those that arrive in the same event-loop turn); at most modules.ingestion.maxBatchEvents",
+    }),
     bootstrap: T.Object(
       {
         enabled: T.Boolean({

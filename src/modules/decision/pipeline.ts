@@ -3,13 +3,22 @@
  * key), applied to the online features and read back as of its time (feature.observe), scored by the model the
  * registry's alias points at (inference), and decided by the rules here; monitoring sees it through the `scored`
  * event. Every hop is a bus call, so each stage can run in another process.
+ *
+ * Transactions that arrive in the same turn of the event loop go through the stages together: one ingest call, one
+ * observe call and one model run for all of them. Under load that divides the per-call costs (a NATS round trip,
+ * a JSON envelope, a promise chain) by the batch size; at low load a batch is one transaction and waits for nothing.
+ * Each transaction's answer is the one it would get alone: observe applies events in log order and each vector
+ * includes exactly the events logged before it, and the model scores rows independently.
  */
+import type { Context } from "@opentelemetry/api";
+import { context } from "@opentelemetry/api";
 import type { Static } from "@sinclair/typebox";
 import { toModelInput } from "../../ml/model-input";
 import type { Bus } from "../../runtime/bus/bus";
 import type { CallContext } from "../../runtime/contract";
-import { CleaveError, invalidArgument, unavailable } from "../../runtime/errors";
+import { CleaveError, type ErrorShape, invalidArgument, toCleaveError, unavailable } from "../../runtime/errors";
 import type { Logger } from "../../runtime/log";
+import { inBatchSpan } from "../../runtime/tracing";
 import { featureContract } from "../feature/contract";
 import { inferenceContract } from "../inference/contract";
 import { ingestionContract } from "../ingestion/contract";
@@ -17,70 +26,173 @@ import { type DecideInput, type DecideOutput, type DecisionConfig, decisionContr
 
 type Pipeline = DecisionConfig["pipeline"];
 type Scalar = string | number | boolean | null;
+type Observation = Static<(typeof decisionContract.events)["scored"]>["observations"][number];
+type Decide = (input: DecideInput, call: CallContext) => DecideOutput;
 
-export function createScorer(bus: Bus, p: Pipeline, decide: (input: DecideInput, call: CallContext) => DecideOutput, log: Logger) {
-  const publishScored = (payload: Static<(typeof decisionContract.events)["scored"]>) => {
-    bus.publish(decisionContract, "scored", payload).catch((err) => log.warn({ err: (err as Error).message }, "scored event not published"));
+interface Pending {
+  tx: Static<typeof ScoreInput>;
+  call: CallContext;
+  trace: Context;
+  started: number;
+  resolve: (out: ScoreOutput) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Rejection {
+  index: number;
+  reason: string;
+}
+
+/** Ingestion refuses a batch whose every event is invalid; its error's details still say why, event by event. */
+function rejectionsOf(err: unknown): Rejection[] | undefined {
+  if (!(err instanceof CleaveError) || err.code !== "INVALID_ARGUMENT") return undefined;
+  const rejected = (err.details as { rejected?: unknown } | undefined)?.rejected;
+  return Array.isArray(rejected) ? (rejected as Rejection[]) : undefined;
+}
+
+export function createScorer(bus: Bus, p: Pipeline, decide: Decide, log: Logger) {
+  const publishScored = (observations: Observation[]) => {
+    if (observations.length === 0) return;
+    bus.publish(decisionContract, "scored", { observations }).catch((err) => log.warn({ err: (err as Error).message }, "scored event not published"));
   };
 
-  return async function score(tx: Static<typeof ScoreInput>, call: CallContext): Promise<ScoreOutput> {
-    const started = performance.now();
-    const { id, timestamp, ...data } = tx;
-    const event = { id, type: p.eventType, timestamp: timestamp ?? Date.now(), data };
-
-    const ingested = await bus.call(ingestionContract, "ingest", { events: [event] });
-    const seq = ingested.seqs[0];
-    if (seq === null || seq === undefined) {
-      const reason = ingested.rejected[0]?.reason ?? "rejected";
-      throw invalidArgument(`transaction rejected: ${reason}`, { rejected: ingested.rejected });
-    }
-    const vector = await bus.call(featureContract, "observe", { seq, event });
-    const row = vector.rows[0];
-    // The model's columns picked from the vector once: for the answer and, as numbers, for the model.
-    const picked = p.features.map((name) => {
-      const i = vector.featureNames.indexOf(name);
-      return i < 0 ? null : row.values[i];
-    });
-    const features: Record<string, Scalar> = {};
-    p.features.forEach((name, i) => (features[name] = picked[i]));
-
-    let inferred;
+  /** Runs one batch through the stages; every request in it is settled, whatever fails. */
+  const run = async (batch: Pending[]): Promise<void> => {
+    let open = batch.map((_, i) => i);
+    const fail = (i: number, err: unknown) => batch[i].reject(err);
     try {
-      inferred = await bus.call(inferenceContract, "infer", {
-        name: p.model,
-        inputs: [{ name: p.input, datatype: "FP32", shape: [1, p.features.length], data: toModelInput(picked) }],
-        outputs: [{ name: p.output }],
+      // The batch's calls may take as long as its most patient request; each request still ends at its own deadline.
+      const deadline = Math.max(...batch.map((b) => b.call.deadline));
+      const opts = () => ({ timeoutMs: deadline - Date.now(), identity: batch[0].call.identity });
+      const events = batch.map(({ tx }) => {
+        const { id, timestamp, ...data } = tx;
+        return { id, type: p.eventType, timestamp: timestamp ?? Date.now(), data };
       });
-    } catch (err) {
-      // No such model (not promoted yet, or an alias that points nowhere) is the deployment's state, not a bug.
-      if (err instanceof CleaveError && err.code === "NOT_FOUND") {
-        throw unavailable(`model "${p.model}" is not being served: ${err.message}`, { retryAfterSeconds: 5 });
+
+      let seqs: (number | null)[];
+      let rejected: Rejection[];
+      try {
+        ({ seqs, rejected } = await bus.call(ingestionContract, "ingest", { events }, opts()));
+      } catch (err) {
+        const all = rejectionsOf(err);
+        if (!all) throw err;
+        seqs = events.map(() => null);
+        rejected = all;
       }
-      throw err;
+      for (const r of rejected) fail(r.index, invalidArgument(`transaction rejected: ${r.reason}`));
+      open = open.filter((i) => seqs[i] !== null && seqs[i] !== undefined);
+      if (open.length === 0) return;
+
+      const observed = await bus.call(featureContract, "observe", { events: open.map((i) => ({ seq: seqs[i]!, event: events[i] })) }, opts());
+      for (const f of observed.failures) fail(open[f.index], CleaveError.fromShape(f as ErrorShape));
+      const rows = open.map((i, k) => ({ i, row: observed.rows[k] })).filter((r) => r.row !== null);
+      open = rows.map((r) => r.i);
+      if (open.length === 0) return;
+
+      // The model's columns picked from each vector once: for the answer and, as numbers, for the model.
+      const columns = p.features.map((name) => observed.featureNames.indexOf(name));
+      const width = p.features.length;
+      const input = new Float32Array(rows.length * width);
+      const features = rows.map(({ row }, k) => {
+        const picked = columns.map((c) => (c < 0 ? null : row!.values[c]));
+        input.set(toModelInput(picked), k * width);
+        const named: Record<string, Scalar> = {};
+        p.features.forEach((name, j) => (named[name] = picked[j]));
+        return named;
+      });
+
+      let inferred;
+      try {
+        inferred = await bus.call(
+          inferenceContract,
+          "infer",
+          { name: p.model, inputs: [{ name: p.input, datatype: "FP32", shape: [rows.length, width], data: input }], outputs: [{ name: p.output }] },
+          opts(),
+        );
+      } catch (err) {
+        // No such model (not promoted yet, or an alias that points nowhere) is the deployment's state, not a bug.
+        if (err instanceof CleaveError && err.code === "NOT_FOUND") {
+          throw unavailable(`model "${p.model}" is not being served: ${err.message}`, { retryAfterSeconds: 5 });
+        }
+        throw err;
+      }
+      const out = inferred.outputs[0];
+      const probabilities = out?.data as ArrayLike<number> | undefined;
+      const classes = Number(out?.shape[1] ?? 1);
+      const model = { name: inferred.model_name, version: inferred.model_version };
+
+      const observations: Observation[] = [];
+      open.forEach((i, k) => {
+        const { call, started, resolve } = batch[i];
+        const { id, data } = events[i];
+        try {
+          const score = Number(probabilities?.[k * classes + p.positiveIndex]);
+          if (!Number.isFinite(score)) {
+            throw new CleaveError("INTERNAL", `model "${p.model}" output "${p.output}" has no probability at index ${p.positiveIndex}`);
+          }
+          const decided = decide({ transaction: { id, ...data }, score, model, features: features[k] }, call);
+          const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
+          observations.push({
+            model: model.name,
+            version: model.version,
+            features: features[k],
+            score,
+            decisionId: decided.decisionId,
+            eventId: id,
+            ts: events[i].timestamp,
+            latencyMs,
+            outcome: decided.decision,
+          });
+          resolve({
+            decision: decided.decision,
+            score,
+            reasons: decided.reasons,
+            rules_fired: decided.rulesFired.map((r) => r.id),
+            model,
+            features: features[k],
+            trace_id: call.traceId,
+            decision_id: decided.decisionId,
+            latency_ms: latencyMs,
+          });
+        } catch (err) {
+          fail(i, err);
+        }
+      });
+      publishScored(observations);
+    } catch (err) {
+      if (toCleaveError(err).code === "INTERNAL") log.error({ err }, "scoring batch failed");
+      // Settling twice is harmless: requests already answered keep their answer.
+      for (const i of open) fail(i, err);
     }
-    const probabilities = inferred.outputs[0]?.data as ArrayLike<number> | undefined;
-    const scoreValue = Number(probabilities?.[p.positiveIndex]);
-    if (!Number.isFinite(scoreValue)) {
-      throw new CleaveError("INTERNAL", `model "${p.model}" output "${p.output}" has no probability at index ${p.positiveIndex}`);
+  };
+
+  let queued: Pending[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const batch = queued;
+    queued = [];
+    // A call carries one identity: requests from different callers go in separate batches.
+    const byCaller = new Map<string | undefined, Pending[]>();
+    for (const b of batch) {
+      const key = b.call.identity?.id;
+      const group = byCaller.get(key);
+      if (group) group.push(b);
+      else byCaller.set(key, [b]);
     }
-    const model = { name: inferred.model_name, version: inferred.model_version };
-    const decided = decide({ transaction: { id, ...data }, score: scoreValue, model, features }, call);
-    const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
-    publishScored({
-      observations: [
-        { model: model.name, version: model.version, features, score: scoreValue, decisionId: decided.decisionId, eventId: id, ts: event.timestamp, latencyMs, outcome: decided.decision },
-      ],
+    for (const group of byCaller.values()) {
+      bus.detached(() => inBatchSpan("score batch", group.map((b) => b.trace), () => run(group)));
+    }
+  };
+
+  return function score(tx: Static<typeof ScoreInput>, call: CallContext): Promise<ScoreOutput> {
+    return new Promise((resolve, reject) => {
+      queued.push({ tx, call, trace: context.active(), started: performance.now(), resolve, reject });
+      if (queued.length >= p.maxBatch) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
     });
-    return {
-      decision: decided.decision,
-      score: scoreValue,
-      reasons: decided.reasons,
-      rules_fired: decided.rulesFired.map((r) => r.id),
-      model,
-      features,
-      trace_id: call.traceId,
-      decision_id: decided.decisionId,
-      latency_ms: latencyMs,
-    };
   };
 }

@@ -89,6 +89,9 @@ export const VectorRequest = T.Object(
   strict,
 );
 
+const ObservedEvent = T.Object({ id: T.String(), type: T.String(), timestamp: Timestamp, data: StringMap(T.Unknown()) });
+export type ObservedEvent = Static<typeof ObservedEvent>;
+
 const VectorResult = T.Object({ featureNames: T.Array(T.String()), rows: T.Array(VectorRow) });
 export type VectorResult = Static<typeof VectorResult>;
 
@@ -111,14 +114,26 @@ export const featureContract = defineContract({
     observe: {
       input: T.Object(
         {
-          seq: T.Integer({ minimum: 1, description: "The event's log position (from ingestion.ingest)." }),
-          event: T.Object({ id: T.String(), type: T.String(), timestamp: Timestamp, data: StringMap(T.Unknown()) }),
-          request: T.Optional(StringMap(T.Unknown())),
+          events: T.Array(
+            T.Object(
+              {
+                seq: T.Integer({ minimum: 1, description: "The event's log position (from ingestion.ingest)." }),
+                event: ObservedEvent,
+                request: T.Optional(StringMap(T.Unknown())),
+              },
+              strict,
+            ),
+            { minItems: 1, maxItems: 1000, description: "Applied in log order, whatever their order here." },
+          ),
         },
         strict,
       ),
-      output: VectorResult,
-      summary: "Applies an ingested event now and returns the vector as of its timestamp, including it",
+      output: T.Object({
+        featureNames: T.Array(T.String()),
+        rows: T.Array(T.Union([VectorRow, T.Null()]), { description: "One per event, in the request's order; null where it failed." }),
+        failures: T.Array(T.Object({ index: T.Integer(), code: T.String(), message: T.String() })),
+      }),
+      summary: "Applies ingested events now and returns each one's vector as of its timestamp, including it and every event logged before it",
     },
     stats: {
       input: T.Object({}, strict),

@@ -5,11 +5,11 @@
 import type { Bus } from "../../runtime/bus/bus";
 import { ConfigError } from "../../runtime/config/load";
 import { defineModule } from "../../runtime/contract";
-import { deadlineExceeded, invalidArgument } from "../../runtime/errors";
+import { deadlineExceeded, invalidArgument, toCleaveError } from "../../runtime/errors";
 import type { Logger } from "../../runtime/log";
 import { ping } from "../../runtime/ping";
 import { ingestionContract, type IngestionConfig } from "../ingestion/contract";
-import { featureContract, type FeatureConfig, type VectorResult } from "./contract";
+import { featureContract, type FeatureConfig, type ObservedEvent, type VectorResult, type VectorRow } from "./contract";
 import { compilePlan } from "./definitions";
 import { checkRequest, computeVector, entityIdOf, FeatureApplier, type EngineEvent } from "./engine";
 import { OnlineStore } from "./store";
@@ -57,12 +57,17 @@ export default defineModule(featureContract, async (ctx) => {
   Object.assign(applier, { watermark: saved.watermark, applied: saved.applied, lateDropped: saved.lateDropped });
   let position = saved.position;
   let running = true;
-  let positionWaiters: { seq: number; resolve: () => void }[] = [];
+  let appliedWaiters: { seq: number; resolve: () => void }[] = [];
   /**
    * Seqs that `observe` applied ahead of the consumer (the scoring path applies its own event at once): the consumer
    * passes over them instead of applying them a second time. Each is removed when the consumer reaches it.
    */
   const observedAhead = new Set<number>();
+  /**
+   * Every event up to this seq is in the state: read by the consumer or observed ahead. Ingestion's seqs are dense,
+   * so a scored event whose predecessors were all scored too need not wait for the consumer to read them back.
+   */
+  let frontier = position;
 
   let committed = position;
   let checkpointing: Promise<void> | undefined;
@@ -80,10 +85,12 @@ export default defineModule(featureContract, async (ctx) => {
 
   let lastReadOk = Date.now();
   let warnedReset = false;
-  const releaseWaiters = () => {
-    if (positionWaiters.length === 0) return;
-    const ready = positionWaiters.filter((w) => w.seq <= position);
-    positionWaiters = positionWaiters.filter((w) => w.seq > position);
+  const advanceFrontier = () => {
+    if (frontier < position) frontier = position;
+    while (observedAhead.has(frontier + 1)) frontier++;
+    if (appliedWaiters.length === 0) return;
+    const ready = appliedWaiters.filter((w) => w.seq <= frontier);
+    appliedWaiters = appliedWaiters.filter((w) => w.seq > frontier);
     for (const w of ready) w.resolve();
   };
   const consume = async () => {
@@ -118,11 +125,11 @@ export default defineModule(featureContract, async (ctx) => {
         position = e.seq;
         // Catching up on a long log (after a restart or a bulk load) a slice at a time keeps scoring responsive.
         if ((i + 1) % APPLY_SLICE === 0) {
-          releaseWaiters();
+          advanceFrontier();
           await new Promise((resolve) => setImmediate(resolve));
         }
       }
-      if (events.length) releaseWaiters();
+      if (events.length) advanceFrontier();
     }
   };
   const consuming = consume();
@@ -140,16 +147,16 @@ export default defineModule(featureContract, async (ctx) => {
     if (removed) ctx.log.info({ removed }, "expired idle entities");
   }, SWEEP_INTERVAL_MS);
 
-  const waitForPosition = (seq: number, deadline: number) =>
-    seq <= position
+  const waitUntilApplied = (seq: number, deadline: number) =>
+    seq <= frontier
       ? Promise.resolve()
       : new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => {
-            positionWaiters = positionWaiters.filter((w) => w !== waiter);
-            reject(deadlineExceeded(`events up to seq ${seq} not applied yet (at ${position})`));
+            appliedWaiters = appliedWaiters.filter((w) => w !== waiter);
+            reject(deadlineExceeded(`events up to seq ${seq} not applied yet (at ${frontier})`));
           }, Math.max(0, deadline - Date.now() - 5));
           const waiter = { seq, resolve: () => (clearTimeout(timer), resolve()) };
-          positionWaiters.push(waiter);
+          appliedWaiters.push(waiter);
         });
 
   const entityIndex = new Map(plan.entities.map((e, i) => [e.name, i]));
@@ -164,33 +171,53 @@ export default defineModule(featureContract, async (ctx) => {
     return { asOf, ...computeVector(plan, states, request, asOf) };
   };
 
+  /** Applies one ingested event (unless it already is) and returns its vector as of its time, including it. */
+  const observeOne = (seq: number, event: ObservedEvent, request: Record<string, unknown> | undefined): VectorRow => {
+    const ts = resolveAsOf(event.timestamp, "event.timestamp");
+    const e: EngineEvent = { seq, type: event.type, ts, data: event.data };
+    // Too late to apply: it is counted (stats.lateDropped) and the vector is answered without it.
+    if (seq > position && !observedAhead.has(seq)) {
+      applier.apply(e);
+      observedAhead.add(seq);
+      if (seq === frontier + 1) advanceFrontier();
+    }
+    const entities: Record<string, string> = {};
+    for (const ent of plan.entities) {
+      const id = entityIdOf(ent, e);
+      if (id !== undefined) entities[ent.name] = id;
+    }
+    const fromEvent = Object.fromEntries(plan.request.filter((r) => r.name in event.data).map((r) => [r.name, event.data[r.name]]));
+    return vectorOf(entities, { ...fromEvent, ...request }, ts);
+  };
+
   return {
     handlers: {
       ping: ping("feature"),
       get: async ({ rows, minSeq }, call): Promise<VectorResult> => {
-        if (minSeq !== undefined) await waitForPosition(minSeq, call.deadline);
+        if (minSeq !== undefined) await waitUntilApplied(minSeq, call.deadline);
         return {
           featureNames: plan.names,
           rows: rows.map((r, i) => vectorOf(r.entities, r.request, resolveAsOf(r.asOf, `rows.${i}.asOf`))),
         };
       },
-      observe: async ({ seq, event, request }, call) => {
-        // Everything logged before this event must be in the state first (read-your-writes for the decision path).
-        await waitForPosition(seq - 1, call.deadline);
-        const ts = resolveAsOf(event.timestamp, "event.timestamp");
-        const e: EngineEvent = { seq, type: event.type, ts, data: event.data };
-        // Too late to apply: it is counted (stats.lateDropped) and the vector is answered without it.
-        if (seq > position && !observedAhead.has(seq)) {
-          applier.apply(e);
-          observedAhead.add(seq);
+      observe: async ({ events }, call) => {
+        const rows: (VectorRow | null)[] = new Array(events.length).fill(null);
+        const failures: { index: number; code: string; message: string }[] = [];
+        const order = events.map((_, i) => i).sort((a, b) => events[a].seq - events[b].seq);
+        for (const i of order) {
+          const { seq, event, request } = events[i];
+          // Everything logged before this event must be in the state first (read-your-writes for the decision path).
+          if (seq - 1 > frontier) await waitUntilApplied(seq - 1, call.deadline);
+          try {
+            rows[i] = observeOne(seq, event, request);
+          } catch (err) {
+            // One event's bad field fails that event's vector, not the others'.
+            const error = toCleaveError(err);
+            if (error.code === "INTERNAL") throw err;
+            failures.push({ index: i, code: error.code, message: error.message });
+          }
         }
-        const entities: Record<string, string> = {};
-        for (const ent of plan.entities) {
-          const id = entityIdOf(ent, e);
-          if (id !== undefined) entities[ent.name] = id;
-        }
-        const fromEvent = Object.fromEntries(plan.request.filter((r) => r.name in event.data).map((r) => [r.name, event.data[r.name]]));
-        return { featureNames: plan.names, rows: [vectorOf(entities, { ...fromEvent, ...request }, ts)] };
+        return { featureNames: plan.names, rows, failures };
       },
       stats: () => {
         const s = store.stats();

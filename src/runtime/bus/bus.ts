@@ -106,6 +106,14 @@ export class Bus {
     this.opts.policy = policy;
   }
 
+  /**
+   * Runs fn outside the call being served, if any: its calls take their deadline and identity from their own options
+   * only. For work done once on behalf of several calls (a batch), which none of them bounds alone.
+   */
+  detached<T>(fn: () => T): T {
+    return ambient.exit(fn);
+  }
+
   /** Calls `module.operation` wherever it is served. Typed when given the callee's contract. */
   call<C extends ModuleContract, K extends keyof C["operations"] & string>(
     contract: C,
