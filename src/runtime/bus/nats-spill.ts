@@ -21,10 +21,14 @@ export class Spill {
     private readonly bucket: string,
   ) {}
 
-  /** Whether `size` bytes fit in one NATS message on this server. */
-  fits(size: number): boolean {
+  /** The largest body that fits in one NATS message on this server. */
+  get limit(): number {
     // While reconnecting the client has no server info: assume NATS's default limit until it is back.
-    return size <= (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADROOM;
+    return (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADROOM;
+  }
+
+  fits(size: number): boolean {
+    return size <= this.limit;
   }
 
   private open(): Promise<ObjectStore> {

@@ -1,8 +1,7 @@
 /**
  * The NATS transport. Operations are core request/reply on `cleave.<deployment>.<module>.<operation>`, served by a
- * queue group per module so N replicas share the load. Events go to `cleave.<deployment>.evt.<module>.<event>`,
- * captured by one JetStream stream per deployment; durable subscribers are JetStream durable consumers and resume
- * where they left off, the others are core subscriptions.
+ * queue group per module so N replicas share the load; calls made in the same turn go as one message
+ * (nats-batch.ts). Events are in nats-events.ts.
  */
 import {
   type Authenticator,
@@ -15,14 +14,15 @@ import {
   nkeyAuthenticator,
 } from "@nats-io/transport-node";
 import { readFileSync } from "node:fs";
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import { decode, encode } from "../codec";
 import { CleaveError, deadlineExceeded, unavailable } from "../errors";
 import type { Logger } from "../log";
+import { NatsEvents } from "./nats-events";
+import { type BatchItem, decodeBatch, encodeBatch, isBatch, TurnBatcher } from "./nats-batch";
 import { decodeRequest, encodeRequest } from "./nats-frame";
 import { connectNats } from "./nats-socket";
 import { Spill } from "./nats-spill";
-import { type Dispatch, type Envelope, type EventEnvelope, type EventHandler, type Reply, type SubscribeOptions, type Transport, wireTraceparent } from "./transport";
+import { type Dispatch, type Envelope, type EventEnvelope, type EventHandler, type Reply, type SubscribeOptions, type Transport } from "./transport";
 
 export interface NatsOptions {
   servers: string[];
@@ -41,10 +41,6 @@ export interface NatsOptions {
   events: { maxAgeSeconds: number; maxBytes: number };
 }
 
-// Calls carry their metadata in a frame prefix (nats-frame.ts); events, which JetStream stores, in headers.
-const H_TRACE = "traceparent";
-const H_EVENT_ID = "Cleave-Event-Id";
-
 /** NKey seed or creds file, read at each (re)connect so a rotated file is picked up without a restart. */
 function authenticatorOf(opts: NatsOptions): Authenticator | undefined {
   if (opts.credsFile) {
@@ -58,20 +54,27 @@ function authenticatorOf(opts: NatsOptions): Authenticator | undefined {
   return undefined;
 }
 
+/** A reply's bytes: a message of its own (maybe spilled, as its headers say) or one item of a batch. */
+interface Received {
+  data: Uint8Array;
+  headers?: MsgHdrs;
+}
+
 /** A call waiting for its reply on the connection's inbox. */
 interface Waiter {
   subject: string;
   module: string;
-  resolve: (msg: Msg) => void;
+  /** The batch message it went in, if any (see nats-batch.ts). */
+  batch?: string;
+  resolve: (msg: Received) => void;
   reject: (err: CleaveError) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
 export class NatsTransport implements Transport {
   readonly kind = "nats" as const;
-  private readonly js: JetStreamClient;
+  private readonly events: NatsEvents;
   private readonly spill: Spill;
-  private streamReady?: Promise<void>;
   /**
    * Replies to this process's calls arrive on one wildcard inbox subscription, matched to their call by the last
    * token (what nc.request does, without its per-call request object, deferred, timer wrapper and an Error built
@@ -80,14 +83,18 @@ export class NatsTransport implements Transport {
   private readonly inbox = createInbox();
   private readonly waiting = new Map<string, Waiter>();
   private nextToken = 0;
+  /** Calls of one turn to one subject, sent as one message; the tokens of each batch sent, until a reply comes. */
+  private readonly calls = new TurnBatcher(() => this.spill.limit, (subject, items) => this.sendCalls(subject, items));
+  private readonly batchTokens = new Map<string, string[]>();
+  private nextBatch = 0;
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly deployment: string,
-    private readonly opts: NatsOptions,
+    opts: NatsOptions,
     private readonly log: Logger,
   ) {
-    this.js = jetstream(nc);
+    this.events = new NatsEvents(nc, deployment, opts.events, () => this.spill.limit, log);
     this.spill = new Spill(nc, `cleave_${deployment}_spill`);
     nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => void (err || this.replied(msg)) });
     void this.watchStatus();
@@ -142,37 +149,51 @@ export class NatsTransport implements Transport {
     return `cleave.${this.deployment}.${module}.${operation}`;
   }
 
-  private eventSubject(event: string) {
-    return `cleave.${this.deployment}.evt.${event}`;
-  }
-
-  private get streamName() {
-    return `CLEAVE_${this.deployment.replace(/[^A-Za-z0-9_-]/g, "_")}_EVENTS`;
-  }
-
   async request(module: string, operation: string, envelope: Envelope): Promise<Reply> {
     let body = encodeRequest(envelope);
     let h: MsgHdrs | undefined;
     if (!this.spill.fits(body.byteLength)) body = await this.spill.put(body, (h = headers()));
     const subject = this.subject(module, operation);
     const token = (this.nextToken++).toString(36);
-    const msg = await new Promise<Msg>((resolve, reject) => {
+    const msg = await new Promise<Received>((resolve, reject) => {
       const timer = setTimeout(() => {
+        const w = this.waiting.get(token);
         this.waiting.delete(token);
+        if (w?.batch) this.batchTokens.delete(w.batch);
         reject(deadlineExceeded(`${module}.${operation} did not answer within ${envelope.timeoutMs} ms`));
       }, envelope.timeoutMs);
       this.waiting.set(token, { subject, module, resolve, reject, timer });
+      if (!h) return this.calls.add(subject, { token, body });
       try {
         this.nc.publish(subject, body, { reply: `${this.inbox}.${token}`, headers: h });
       } catch (err) {
-        this.settle(token, undefined, unavailable(`bus cannot reach ${module}: ${(err as Error).message}`, { module }));
+        this.unreachable(token, err);
       }
     });
     return decode(await this.spill.take(msg.data, msg.headers)) as Reply;
   }
 
+  private unreachable(token: string, err: unknown) {
+    const module = this.waiting.get(token)?.module;
+    this.settle(token, undefined, unavailable(`bus cannot reach ${module}: ${(err as Error).message}`, { module }));
+  }
+
+  private sendCalls(subject: string, items: BatchItem[]) {
+    try {
+      if (items.length === 1) return this.nc.publish(subject, items[0].body, { reply: `${this.inbox}.${items[0].token}` });
+      // Batch suffixes start with "B": single calls' tokens are base 36, lower case.
+      const batch = `B${(this.nextBatch++).toString(36)}`;
+      for (const item of items) this.waiting.get(item.token)!.batch = batch;
+      this.batchTokens.set(batch, items.map((i) => i.token));
+      this.nc.publish(subject, encodeBatch(items), { reply: `${this.inbox}.${batch}` });
+    } catch (err) {
+      for (const item of items) this.unreachable(item.token, err);
+    }
+  }
+
   private replied(msg: Msg) {
     const token = msg.subject.slice(this.inbox.length + 1);
+    if (token.startsWith("B")) return void this.repliedBatch(token, msg);
     const w = this.waiting.get(token);
     if (!w) return; // answered after its deadline
     // The server answers a call nobody serves with an empty 503 status message (the client asks it to).
@@ -180,7 +201,24 @@ export class NatsTransport implements Transport {
     this.settle(token, msg, noResponders ? unavailable(`module "${w.module}" is not served by any process`, { module: w.module }) : undefined);
   }
 
-  private settle(token: string, msg: Msg | undefined, err: CleaveError | undefined) {
+  private async repliedBatch(batch: string, msg: Msg) {
+    const tokens = this.batchTokens.get(batch);
+    this.batchTokens.delete(batch);
+    if (msg.data.length === 0 && msg.headers?.code === 503) {
+      for (const token of tokens ?? []) {
+        const module = this.waiting.get(token)?.module;
+        this.settle(token, undefined, unavailable(`module "${module}" is not served by any process`, { module }));
+      }
+      return;
+    }
+    try {
+      for (const item of decodeBatch(await this.spill.take(msg.data, msg.headers))) this.settle(item.token, { data: item.body }, undefined);
+    } catch (err) {
+      this.log.warn({ err, subject: msg.subject }, "unreadable bus reply batch");
+    }
+  }
+
+  private settle(token: string, msg: Received | undefined, err: CleaveError | undefined) {
     const w = this.waiting.get(token);
     if (!w) return;
     this.waiting.delete(token);
@@ -204,18 +242,44 @@ export class NatsTransport implements Transport {
     };
   }
 
-  private async answer(msg: Msg, operation: string, dispatch: Dispatch) {
-    let reply: Reply;
+  private async dispatchFrame(frame: () => Promise<Uint8Array>, operation: string, dispatch: Dispatch, subject: string): Promise<Reply> {
     try {
-      const envelope = decodeRequest(await this.spill.take(msg.data, msg.headers));
-      reply = await dispatch(operation, envelope);
+      return await dispatch(operation, decodeRequest(await frame()));
     } catch (err) {
-      this.log.warn({ err, subject: msg.subject }, "unreadable bus message");
+      this.log.warn({ err, subject }, "unreadable bus message");
       const e = err instanceof CleaveError ? err : new CleaveError("INVALID_ARGUMENT", "unreadable bus message");
-      reply = { ok: false, error: e.toJSON() };
+      return { ok: false, error: e.toJSON() };
     }
+  }
+
+  private async answer(msg: Msg, operation: string, dispatch: Dispatch) {
+    if (!isBatch(msg.data)) return this.respond(msg, this.encodeReply(await this.dispatchFrame(() => this.spill.take(msg.data, msg.headers), operation, dispatch, msg.subject)));
+    let items: BatchItem[];
     try {
-      let body = encode(reply);
+      items = decodeBatch(msg.data);
+    } catch (err) {
+      // Without its tokens no call in it can be answered: the callers time out.
+      return this.log.warn({ err, subject: msg.subject }, "unreadable bus batch");
+    }
+    // One reply message for the whole batch: a NATS user with `allow_responses` may send one response per request.
+    // The calls in a batch are the same operation, sent in the same turn, so they tend to finish together anyway.
+    const replies = await Promise.all(
+      items.map(async ({ token, body }) => ({ token, body: this.encodeReply(await this.dispatchFrame(async () => body, operation, dispatch, msg.subject)) })),
+    );
+    return this.respond(msg, encodeBatch(replies));
+  }
+
+  private encodeReply(reply: Reply): Uint8Array {
+    try {
+      return encode(reply);
+    } catch (err) {
+      this.log.error({ err }, "bus reply could not be encoded");
+      return encode({ ok: false, error: new CleaveError("INTERNAL", "reply could not be encoded").toJSON() });
+    }
+  }
+
+  private async respond(msg: Msg, body: Uint8Array) {
+    try {
       let h: MsgHdrs | undefined;
       if (!this.spill.fits(body.byteLength)) body = await this.spill.put(body, (h = headers()));
       msg.respond(body, h && { headers: h });
@@ -224,86 +288,12 @@ export class NatsTransport implements Transport {
     }
   }
 
-  private ensureStream(): Promise<void> {
-    this.streamReady ??= (async () => {
-      const jsm = await jetstreamManager(this.nc);
-      const config = {
-        name: this.streamName,
-        subjects: [`cleave.${this.deployment}.evt.>`],
-        max_age: this.opts.events.maxAgeSeconds * 1_000_000_000,
-        max_bytes: this.opts.events.maxBytes,
-        duplicate_window: 120 * 1_000_000_000,
-      };
-      try {
-        await jsm.streams.info(this.streamName);
-        await jsm.streams.update(this.streamName, config);
-      } catch {
-        await jsm.streams.add(config);
-      }
-    })().catch((err) => {
-      this.streamReady = undefined;
-      throw unavailable(`JetStream is not available on this NATS server: ${(err as Error).message}`);
-    });
-    return this.streamReady;
+  publish(event: string, envelope: EventEnvelope): Promise<void> {
+    return this.events.publish(event, envelope);
   }
 
-  async publish(event: string, envelope: EventEnvelope): Promise<void> {
-    await this.ensureStream();
-    const h = headers();
-    const traceparent = wireTraceparent(envelope);
-    if (traceparent) h.set(H_TRACE, traceparent);
-    if (envelope.id) h.set(H_EVENT_ID, envelope.id);
-    const body = encode(envelope.payload);
-    if (!this.spill.fits(body.byteLength)) {
-      // Several durable groups may read an event at any later time, so it cannot go through the transient spill.
-      throw new CleaveError("PAYLOAD_TOO_LARGE", `event ${event} is ${body.byteLength} bytes, over NATS max_payload`);
-    }
-    // Acknowledged by JetStream before we return: the event is stored, and a repeated id is dropped.
-    await this.js.publish(this.eventSubject(event), body, { msgID: envelope.id, headers: h });
-  }
-
-  async subscribe(event: string, handler: EventHandler, opts: SubscribeOptions): Promise<() => Promise<void>> {
-    const subject = this.eventSubject(event);
-    if (!opts.durable) {
-      const sub = this.nc.subscribe(subject, {
-        queue: `${this.deployment}.${opts.group}`,
-        callback: (err, msg) => {
-          if (err) return;
-          handler(readEvent(msg.data, msg.headers)).catch((e) =>
-            this.log.error({ err: e, event }, "event handler failed"),
-          );
-        },
-      });
-      return async () => void (await sub.drain());
-    }
-    await this.ensureStream();
-    const jsm = await jetstreamManager(this.nc);
-    const durable = `${opts.group}__${event}`.replace(/[^A-Za-z0-9_-]/g, "_");
-    try {
-      await jsm.consumers.info(this.streamName, durable);
-    } catch {
-      await jsm.consumers.add(this.streamName, {
-        durable_name: durable,
-        filter_subject: subject,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: opts.from === "all" ? DeliverPolicy.All : DeliverPolicy.New,
-        ack_wait: 30 * 1_000_000_000,
-      });
-    }
-    const consumer = await this.js.consumers.get(this.streamName, durable);
-    const messages = await consumer.consume();
-    void (async () => {
-      for await (const m of messages) {
-        try {
-          await handler(readEvent(m.data, m.headers));
-          m.ack();
-        } catch (err) {
-          this.log.error({ err, event, redelivery: m.info.deliveryCount }, "durable event handler failed; redelivering");
-          m.nak(Math.min(30_000, 500 * m.info.deliveryCount));
-        }
-      }
-    })();
-    return async () => void (await messages.close());
+  subscribe(event: string, handler: EventHandler, opts: SubscribeOptions): Promise<() => Promise<void>> {
+    return this.events.subscribe(event, handler, opts);
   }
 
   connected(): boolean {
@@ -320,6 +310,7 @@ export class NatsTransport implements Transport {
         for (const [token, w] of this.waiting) {
           if (w.subject === error.subject) this.settle(token, undefined, unavailable(`bus cannot reach ${w.module}: ${error.message}`, { module: w.module }));
         }
+        this.events.refused(error.subject ?? "", error.message);
       } else if (s.type === "disconnect") {
         this.reconnecting = true;
         this.log.warn({ server: s.server }, "NATS disconnected; reconnecting");
@@ -334,9 +325,6 @@ export class NatsTransport implements Transport {
     if (this.nc.isClosed()) return;
     await this.nc.drain().catch(() => this.nc.close());
     for (const [token, w] of this.waiting) this.settle(token, undefined, unavailable(`bus closed before ${w.module} answered`, { module: w.module }));
+    this.events.close();
   }
-}
-
-function readEvent(data: Uint8Array, h: MsgHdrs | undefined): EventEnvelope {
-  return { payload: decode(data), id: h?.get(H_EVENT_ID) || undefined, traceparent: h?.get(H_TRACE) || undefined };
 }
