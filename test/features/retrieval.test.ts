@@ -101,3 +101,27 @@ test("bad retrieval requests are 400s naming the problem", async () => {
     expect(r.body.error).toMatch(message);
   }
 });
+
+test("observe: many events in one call are applied in log order, each vector including those before it; a bad one fails alone", async () => {
+  const at = T + 2 * 24 * 60 * MIN;
+  // A millisecond apart, in log order: whether or not the log's consumer got to them first, each vector as of its
+  // event's time holds exactly the events up to it.
+  const events = [0, 1, 2].map((i) => ({ ...txn(`obs-${i}`, at + i, 5, "m1"), data: { card: "c-obs", customer: "u1", merchant: "m1", amount: 5 } }));
+  const res = await fetch(`${proc.url}/v1/events`, { method: "POST", body: JSON.stringify(events) });
+  const { seqs } = (await res.json()) as { seqs: number[] };
+  // Given out of order, with a request field of the wrong type on the second.
+  const out = (await proc.bus.call("feature", "observe", {
+    events: [
+      { seq: seqs[2], event: events[2] },
+      { seq: seqs[1], event: events[1], request: { amount: "five" } },
+      { seq: seqs[0], event: events[0] },
+    ],
+  })) as { featureNames: string[]; rows: ({ values: unknown[] } | null)[]; failures: { index: number; code: string; message: string }[] };
+  const count = out.featureNames.indexOf("card.txn_count_1h");
+  expect(out.rows[2]!.values[count]).toBe(1);
+  expect(out.rows[0]!.values[count]).toBe(3);
+  expect(out.rows[1]).toBeNull();
+  expect(out.failures).toEqual([{ index: 1, code: "INVALID_ARGUMENT", message: expect.stringContaining('request field "amount" must be a number') }]);
+  // The failed event's vector failed, not the event: it is in the state.
+  expect((await vector(at + 2, seqs[2], undefined, "c-obs"))["card.txn_count_1h"].value).toBe(3);
+});

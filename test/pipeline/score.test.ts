@@ -126,6 +126,30 @@ describe.each(["monolith", "split"] as const)("fraud pipeline: %s", (placement) 
     expect(((await wrong.json()) as { error: string }).error).toContain("amount");
   });
 
+  test("transactions scored at once: each sees exactly those logged before it; a bad or repeated one fails alone", async () => {
+    // Sent together, they go through the stages as batches: the answers must be those of one-by-one scoring.
+    const { label: _l, pattern: _p, ...tx } = live[3];
+    const at = Math.max(...live.map((t) => Number(t.timestamp))) + 60_000;
+    const burst = Array.from({ length: 40 }, (_, i) => ({ ...tx, id: `burst-${placement}-${i}`, card_id: `card-burst-${placement}`, timestamp: at }));
+    const sent = [...burst, { ...burst[5] }, { ...burst[6], id: `burst-${placement}-bad`, amount: "lots" }];
+    const answers = await Promise.all(
+      sent.map(async (t) => {
+        const res = await score(d.url, t);
+        return { status: res.status, ...((await res.json()) as object) };
+      }),
+    );
+    expect(answers.slice(0, 41).map((a) => a.status)).toEqual(new Array(41).fill(200));
+    expect(answers[41].status).toBe(400);
+    expect((answers[41] as { error?: string }).error).toContain("amount");
+    // Same card, same time: the k-th transaction logged counts at least k (itself and those before it; the log's
+    // consumer may have applied later ones already), and none counts more than the 40 there are.
+    const counts = answers.slice(0, 40).map((a) => (a as { features: Record<string, number> }).features["card.count_1h"]);
+    counts.sort((a, b) => a - b).forEach((count, k) => expect(count).toBeGreaterThanOrEqual(k + 1));
+    expect(counts[39]).toBe(40);
+    // The repeated id is the same transaction: not counted twice.
+    expect((answers[40] as { features: Record<string, number> }).features["card.count_1h"]).toBeLessThanOrEqual(40);
+  });
+
   test("an override is recorded beside the original decision; an unknown decision is a 404", async () => {
     const { label: _l, pattern: _p, ...tx } = live[2];
     const scored = (await (await score(d.url, { ...tx, id: "override-me" })).json()) as { decision_id: string; decision: string };

@@ -138,6 +138,42 @@ describe.each(PLACEMENTS)("bus placement: %s", (placement: Placement) => {
     expect(out.doubled[749_999]).toBe(1_499_998);
   });
 
+  test("calls made in the same turn each get their own result or error", async () => {
+    // Over NATS these travel as one batch message each way: nothing of one call may leak into another's answer.
+    const calls = Array.from({ length: 60 }, (_, i) =>
+      i % 10 === 3
+        ? caught(caller.bus.call("probe", "fail", { code: "CONFLICT", message: `no ${i}`, details: { i } }))
+        : i % 10 === 7
+          ? caught(caller.bus.call("probe", "echo", { text: String(i), extra: i }))
+          : caller.bus.call(probeContract, "echo", { text: `t${i}`, n: i }),
+    );
+    const out = await Promise.all(calls);
+    out.forEach((r, i) => {
+      if (i % 10 === 3) expect(r).toMatchObject({ code: "CONFLICT", message: `no ${i}`, details: { i } });
+      else if (i % 10 === 7) expect((r as CleaveError).code).toBe("INVALID_ARGUMENT");
+      else expect(r).toMatchObject({ text: `t${i}`, n: i });
+    });
+  });
+
+  test("calls made together to a module nobody serves all fail fast", async () => {
+    const started = performance.now();
+    const errs = await Promise.all([1, 2, 3].map(() => caught(caller.bus.call("nobody", "anything", {}, { timeoutMs: 5000 }))));
+    expect(errs.map((e) => e.code)).toEqual(["UNAVAILABLE", "UNAVAILABLE", "UNAVAILABLE"]);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  test("replies to calls made together may add up to more than a NATS message", async () => {
+    // Three small requests in one turn; their replies (400 KB each) exceed 1 MB together.
+    const out = (await Promise.all(
+      [1, 2, 3].map((v) => caller.bus.call("probe", "fill", { n: 50_000, value: v }, { timeoutMs: 10_000 })),
+    )) as { values: Float64Array }[];
+    expect(out.map((o) => [o.values.length, o.values[0], o.values[49_999]])).toEqual([
+      [50_000, 1, 1],
+      [50_000, 2, 2],
+      [50_000, 3, 3],
+    ]);
+  });
+
   test("the caller's identity travels with the call", async () => {
     const identity = { id: "svc-payments", roles: ["payments"] };
     const out = await caller.bus.call(probeContract, "echo", { text: "x" }, { identity });
