@@ -135,19 +135,19 @@ describe.each(["monolith", "split"] as const)("fraud pipeline: %s", (placement) 
     const answers = await Promise.all(
       sent.map(async (t) => {
         const res = await score(d.url, t);
-        return { status: res.status, ...((await res.json()) as object) };
+        return { status: res.status, ...((await res.json()) as { error?: string; features: Record<string, number> }) };
       }),
     );
     expect(answers.slice(0, 41).map((a) => a.status)).toEqual(new Array(41).fill(200));
     expect(answers[41].status).toBe(400);
-    expect((answers[41] as { error?: string }).error).toContain("amount");
+    expect(answers[41].error).toContain("amount");
     // Same card, same time: the k-th transaction logged counts at least k (itself and those before it; the log's
     // consumer may have applied later ones already), and none counts more than the 40 there are.
-    const counts = answers.slice(0, 40).map((a) => (a as { features: Record<string, number> }).features["card.count_1h"]);
+    const counts = answers.slice(0, 40).map((a) => a.features["card.count_1h"]);
     counts.sort((a, b) => a - b).forEach((count, k) => expect(count).toBeGreaterThanOrEqual(k + 1));
     expect(counts[39]).toBe(40);
     // The repeated id is the same transaction: not counted twice.
-    expect((answers[40] as { features: Record<string, number> }).features["card.count_1h"]).toBeLessThanOrEqual(40);
+    expect(answers[40].features["card.count_1h"]).toBeLessThanOrEqual(40);
   });
 
   test("an override is recorded beside the original decision; an unknown decision is a 404", async () => {

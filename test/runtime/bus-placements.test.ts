@@ -207,6 +207,25 @@ describe.each(PLACEMENTS)("bus placement: %s", (placement: Placement) => {
     expect(received[0].traceId).toMatch(/^[0-9a-f]{32}$/);
   });
 
+  test.if(placement === "nats")("JetStream stores an event id once: a repeated publish reaches durable subscribers once", async () => {
+    const received: { seq: number; id?: string }[] = [];
+    await caller.bus.subscribe(probeContract, "happened", (p, meta) => void received.push({ seq: p.seq, id: meta.id }), {
+      group: "dedup",
+      durable: true,
+    });
+    await server.bus.publish(probeContract, "happened", { seq: 1 }, { id: "dup-1" });
+    await server.bus.publish(probeContract, "happened", { seq: 1 }, { id: "dup-1" });
+    await server.bus.publish(probeContract, "happened", { seq: 2 }, { id: "dup-2" });
+    for (let i = 0; i < 100 && received.length < 2; i++) await Bun.sleep(20);
+    await Bun.sleep(100);
+    expect(received).toEqual([
+      { seq: 1, id: "dup-1" },
+      { seq: 2, id: "dup-2" },
+    ]);
+    const err = await caught(server.bus.publish(probeContract, "happened", { seq: 3 }, { id: "two\r\nlines" }));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+  });
+
   test("an event that breaks its schema is refused at publish", async () => {
     const err = await caught(server.bus.publish(probeContract, "happened", { seq: "x" } as never));
     expect(err.code).toBe("INVALID_ARGUMENT");

@@ -19,6 +19,8 @@ const SWEEP_INTERVAL_MS = 5_000;
 /** Store sweeps per interval (each reads a few hundred entities). */
 const SWEEP_SLICES = 8;
 const APPLY_SLICE = 500;
+/** How long the consumer rests after a read that found only events the scoring path had applied (ms). */
+const FOLLOW_PAUSE_MS = 50;
 
 /** Event types come from the ingestion module: definitions are checked against them before anything starts. */
 async function fetchEventTypes(bus: Bus, waitSeconds: number, log: Logger): Promise<IngestionConfig["eventTypes"]> {
@@ -93,9 +95,22 @@ export default defineModule(featureContract, async (ctx) => {
     appliedWaiters = appliedWaiters.filter((w) => w.seq > frontier);
     for (const w of ready) w.resolve();
   };
+  /** Wakes the consumer from a pause (someone waits for an event only the log can give). */
+  let wakeConsumer: (() => void) | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => (wakeConsumer = undefined, resolve()), ms);
+      wakeConsumer = () => (clearTimeout(timer), (wakeConsumer = undefined), resolve());
+    });
+
   const consume = async () => {
     let failures = 0;
     while (running) {
+      // Events the scoring path applied, with none missing before them, need not be read back.
+      if (frontier > position) {
+        for (let seq = position + 1; seq <= frontier; seq++) observedAhead.delete(seq);
+        position = frontier;
+      }
       let events: EngineEvent[];
       try {
         let head: number;
@@ -114,10 +129,12 @@ export default defineModule(featureContract, async (ctx) => {
         await Bun.sleep(250);
         continue;
       }
+      let readBack = 0;
       for (let i = 0; i < events.length; i++) {
         const e = events[i];
         try {
-          if (!observedAhead.delete(e.seq)) applier.apply(e);
+          if (observedAhead.delete(e.seq)) readBack++;
+          else applier.apply(e);
         } catch (err) {
           // A malformed log entry (written around ingestion) must not stop the consumer: logged and skipped.
           ctx.log.error({ err, seq: e.seq }, "event could not be applied; skipped");
@@ -130,6 +147,9 @@ export default defineModule(featureContract, async (ctx) => {
         }
       }
       if (events.length) advanceFrontier();
+      // All of it was applied already: the scoring path is keeping the state current, and reading now would mostly
+      // read back what it is about to apply. Other producers' events wait at most the pause (or until waited for).
+      if (events.length > 0 && readBack === events.length && appliedWaiters.length === 0) await pause(FOLLOW_PAUSE_MS);
     }
   };
   const consuming = consume();
@@ -157,6 +177,7 @@ export default defineModule(featureContract, async (ctx) => {
           }, Math.max(0, deadline - Date.now() - 5));
           const waiter = { seq, resolve: () => (clearTimeout(timer), resolve()) };
           appliedWaiters.push(waiter);
+          wakeConsumer?.();
         });
 
   const entityIndex = new Map(plan.entities.map((e, i) => [e.name, i]));
