@@ -9,6 +9,7 @@ import { demoWorld } from "../../src/demo/stream";
 import { planOf } from "../../src/ml/demo-plan";
 import { auc } from "../../src/ml/metrics";
 import { builtinModules } from "../../src/modules/catalog";
+import { decisionContract } from "../../src/modules/decision/contract";
 import { loadDeployment } from "../../src/runtime/plugins";
 import { REPO } from "../harness/child";
 import { startTestProcess, type TestProcess } from "../harness/deployment";
@@ -148,6 +149,19 @@ describe.each(["monolith", "split"] as const)("fraud pipeline: %s", (placement) 
     expect(counts[39]).toBe(40);
     // The repeated id is the same transaction: not counted twice.
     expect(answers[40].features["card.count_1h"]).toBeLessThanOrEqual(40);
+  });
+
+  test("calls made in the same turn are scored as one batch (cleave_score_batch_size)", async () => {
+    const caller = d.procs[d.procs.length - 1].bus; // the gateway's bus in the split deployment
+    const { label: _l, pattern: _p, ...tx } = live[4];
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => caller.call(decisionContract, "score", { ...tx, id: `together-${placement}-${i}` })),
+    );
+    expect(new Set(answers.map((a) => a.decision_id)).size).toBe(20);
+    const text = await (await fetch(`${d.url}/metrics?scope=deployment`)).text();
+    // Cumulative buckets: some batch held more than 16 transactions, i.e. (nearly) all twenty went together.
+    const bucket = (le: string) => Number(new RegExp(`cleave_score_batch_size_bucket\\{[^}]*le="${le.replace("+", "\\+")}"[^}]*\\} (\\d+)`).exec(text)?.[1]);
+    expect(bucket("+Inf") - bucket("16")).toBeGreaterThanOrEqual(1);
   });
 
   test("an override is recorded beside the original decision; an unknown decision is a 404", async () => {

@@ -188,7 +188,7 @@ export default defineModule(decisionContract, (ctx) => {
       handlers: {
         ping: ping("decision"),
         decide,
-        score: createScorer(ctx.bus, config.pipeline, decide, log),
+        score: createScorer(ctx.bus, config.pipeline, decide, log, ctx.metrics),
         async reloadRules(input) {
           try {
             if (input.ruleSet !== undefined && input.text !== undefined) throw invalidArgument("give ruleSet or text, not both");

@@ -10,14 +10,15 @@
  * Each transaction's answer is the one it would get alone: observe applies events in log order and each vector
  * includes exactly the events logged before it, and the model scores rows independently.
  */
-import type { Context } from "@opentelemetry/api";
-import { context } from "@opentelemetry/api";
+import { type Context, context } from "@opentelemetry/api";
 import type { Static } from "@sinclair/typebox";
+import type { Registry } from "prom-client";
 import { toModelInput } from "../../ml/model-input";
 import type { Bus } from "../../runtime/bus/bus";
 import type { CallContext } from "../../runtime/contract";
 import { CleaveError, type ErrorShape, invalidArgument, toCleaveError, unavailable } from "../../runtime/errors";
 import type { Logger } from "../../runtime/log";
+import { HotMetric } from "../../runtime/metrics";
 import { inBatchSpan } from "../../runtime/tracing";
 import { featureContract } from "../feature/contract";
 import { inferenceContract } from "../inference/contract";
@@ -50,7 +51,13 @@ function rejectionsOf(err: unknown): Rejection[] | undefined {
   return Array.isArray(rejected) ? (rejected as Rejection[]) : undefined;
 }
 
-export function createScorer(bus: Bus, p: Pipeline, decide: Decide, log: Logger) {
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000];
+
+export function createScorer(bus: Bus, p: Pipeline, decide: Decide, log: Logger, registry: Registry) {
+  const batchSize = new HotMetric("cleave_score_batch_size", "Transactions scored together (one ingest, observe and model run)", "histogram", ["model"], BATCH_BUCKETS);
+  registry.registerMetric(batchSize as never);
+  const batchSizeOf = batchSize.child([p.model]);
+
   const publishScored = (observations: Observation[]) => {
     if (observations.length === 0) return;
     bus.publish(decisionContract, "scored", { observations }).catch((err) => log.warn({ err: (err as Error).message }, "scored event not published"));
@@ -181,6 +188,7 @@ export function createScorer(bus: Bus, p: Pipeline, decide: Decide, log: Logger)
       else byCaller.set(key, [b]);
     }
     for (const group of byCaller.values()) {
+      batchSizeOf.observe(group.length);
       bus.detached(() => inBatchSpan("score batch", group.map((b) => b.trace), () => run(group)));
     }
   };
