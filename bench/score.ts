@@ -92,10 +92,13 @@ async function deployment(kind: string): Promise<{ url: string; pid?: number; st
     config.process = { modules: [] };
     config.up = {
       nats: { start: true, port: nats, storeDir: join(work, "nats") },
-      processes: [
-        { name: "gateway", modules: [], httpPort: port },
-        ...["ingestion", "feature", "inference", "decision", "registry", "monitoring"].map((m) => ({ name: m, modules: [m] })),
-      ],
+      // configs/split.yaml's placement (with one inference replica): every module its own process, the gateway in
+      // the decision process.
+      processes: ["ingestion", "feature", "inference", "decision", "registry", "monitoring"].map((m) => ({
+        name: m,
+        modules: [m],
+        ...(m === "decision" ? { httpPort: port } : {}),
+      })),
     };
     child = new Child(["up", "--config", writeConfig(config, work)]);
   } else {

@@ -246,14 +246,35 @@ describe.each(PLACEMENTS)("bus placement: %s", (placement: Placement) => {
 describe("serialization rules that only the wire enforces", () => {
   test.each(["serialized", "nats"] as Placement[])("%s: a non-plain value is refused like it would be remotely", async (placement) => {
     const nats = placement === "nats" ? await NatsServer.start() : undefined;
-    const p = await startTestProcess({ placement, natsUrl: nats?.url, modules: MODULES, plugins: [PROBE], http: false });
+    // Over NATS the probe is served by another process: a call to a module in the same process stays in it.
+    const p = await startTestProcess({ placement, natsUrl: nats?.url, modules: MODULES, plugins: [PROBE], http: false, local: nats ? ["registry"] : undefined });
+    const server = nats && (await startTestProcess({ placement, natsUrl: nats.url, modules: MODULES, plugins: [PROBE], http: false, local: ["probe"] }));
     try {
       const err = await caught(p.bus.call("probe", "tensor", { values: new Map([[1, 2]]) }));
       expect(err.code).toBe("INVALID_ARGUMENT");
       expect(err.message).toContain("Map");
     } finally {
+      await server?.close();
       await p.close();
       await nats?.stop();
+    }
+  });
+});
+
+describe("co-located modules over NATS", () => {
+  test("a call to a module served in the same process stays in it, with the same validation and deadlines", async () => {
+    const nats = await NatsServer.start();
+    const p = await startTestProcess({ placement: "nats", natsUrl: nats.url, modules: MODULES, plugins: [PROBE] });
+    try {
+      expect((await p.bus.call(probeContract, "echo", { text: "near" })).text).toBe("near");
+      expect((await caught(p.bus.call("probe", "echo", { text: 1 }))).code).toBe("INVALID_ARGUMENT");
+      expect((await caught(p.bus.call("probe", "sleep", { ms: 500 }, { timeoutMs: 50 }))).code).toBe("DEADLINE_EXCEEDED");
+      const metrics = await (await fetch(`${p.url}/metrics`)).text();
+      expect(metrics).toMatch(/cleave_bus_call_duration_seconds_count\{[^}]*callee="probe"[^}]*transport="local"[^}]*\} [1-9]/);
+      expect(metrics).not.toMatch(/callee="probe"[^}]*transport="nats"/);
+    } finally {
+      await p.close();
+      await nats.stop();
     }
   });
 });

@@ -83,6 +83,11 @@ export class Bus {
   private readonly unserves: (() => Promise<void>)[] = [];
   private readonly unsubscribes: (() => Promise<void>)[] = [];
   private draining = false;
+  /**
+   * Modules this process serves, when the transport reaches other processes: calls to them stay in the process, as
+   * Service Weaver calls co-located components directly. Placement decides what is remote, not the code.
+   */
+  private readonly local = new Map<string, (operation: string, envelope: Envelope) => Promise<Reply>>();
 
   constructor(transport: Transport, opts: BusOptions) {
     this.transport = transport;
@@ -142,7 +147,8 @@ export class Bus {
       throw err;
     } finally {
       const seconds = (performance.now() - started) / 1000;
-      this.opts.metrics?.busCall(store?.module ?? "external", module, operation, this.transport.kind, outcome, seconds);
+      const transport = this.local.has(module) ? "local" : this.transport.kind;
+      this.opts.metrics?.busCall(store?.module ?? "external", module, operation, transport, outcome, seconds);
     }
   }
 
@@ -159,7 +165,8 @@ export class Bus {
     const envelope: Envelope = { payload: input, timeoutMs, identity, context: ctx };
     // The transport settles by the deadline (NATS request timeout; in-process, the serving side's timer), so no
     // second timer is needed here.
-    const reply = await this.transport.request(module, operation, envelope);
+    const local = this.local.get(module);
+    const reply = await (local ? local(operation, envelope) : this.transport.request(module, operation, envelope));
     if (!reply.ok) throw CleaveError.fromShape(reply.error);
     return reply.result;
   }
@@ -186,13 +193,20 @@ export class Bus {
     for (const [operation, def] of Object.entries(contract.operations)) served.set(operation, describe(operation, handlers[operation], def));
     served.set(HEALTH_OPERATION, describe(HEALTH_OPERATION, health));
     served.set(METRICS_OPERATION, describe(METRICS_OPERATION, metrics));
-    const stop = await this.transport.serve(name, (operation, envelope) => {
+    const dispatch = (operation: string, envelope: Envelope) => {
       if (this.draining) {
         return Promise.resolve(failure(unavailable(`${name} is shutting down`)));
       }
       return this.handle(served.get(operation) ?? describe(operation), envelope);
+    };
+    const stop = await this.transport.serve(name, dispatch);
+    // In-process transports already call the handler directly (or through the codec, when testing serialization).
+    if (this.transport.kind !== "inprocess") this.local.set(name, dispatch);
+    this.unserves.push(async () => {
+      // Draining: later calls from this process go to the module's other replicas.
+      this.local.delete(name);
+      await stop();
     });
-    this.unserves.push(stop);
   }
 
   private async handle(op: ServedOperation, envelope: Envelope): Promise<Reply> {
