@@ -17,6 +17,8 @@ export interface EntityState {
   cols: Cell[][];
   /** Windows kept between calls, per feature (./windows.ts; derived data: never stored, rebuilt when missing). */
   windows?: Map<CompiledFeature, KeptWindow>;
+  /** An event went in before the last one since the store last wrote the whole state (./store.ts appends otherwise). */
+  spliced?: boolean;
 }
 
 export interface EngineEvent {
@@ -42,6 +44,7 @@ export function insertEvent(s: EntityState, ts: number, seq: number, values: Cel
   } else {
     s.ts.splice(i, 0, ts);
     s.seq.splice(i, 0, seq);
+    s.spliced = true;
     for (let c = 0; c < values.length; c++) s.cols[c].splice(i, 0, values[c]);
     shiftWindows(s, i, values);
   }

@@ -4,6 +4,8 @@
  * the position that matches its state and every event is counted exactly once. Checkpoint transactions run on a
  * SqliteWriter thread: writing every busy entity's state each second (and SQLite's WAL checkpoints after them)
  * stalled scoring for tens of milliseconds; states are encoded here and their bytes handed over without a copy.
+ * A changed state is written as the events appended since its last write (a tail), and whole now and then: rewriting
+ * every busy entity's whole history at each checkpoint made checkpoints grow with history, without bound.
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
@@ -22,7 +24,24 @@ const MIGRATIONS = [
      PRIMARY KEY (kind, id)
    ) WITHOUT ROWID;
    CREATE TABLE meta (key TEXT PRIMARY KEY, value REAL NOT NULL);`,
+  // Events appended to an entity's state since its row in `entities` was written, in chunks numbered from 1.
+  `CREATE TABLE entity_tails (
+     kind TEXT NOT NULL,
+     id TEXT NOT NULL,
+     n INTEGER NOT NULL,
+     chunk BLOB NOT NULL,
+     PRIMARY KEY (kind, id, n)
+   ) WITHOUT ROWID;`,
 ];
+
+/** What of a state is on disk: its newest event, and how its row and tails are made up. */
+interface Saved {
+  ts: number;
+  seq: number;
+  baseEvents: number;
+  tails: number;
+  tailEvents: number;
+}
 
 export interface Checkpoint {
   position: number;
@@ -38,6 +57,7 @@ interface Cached {
   dirty: boolean;
   /** Clock value of the last use: approximate LRU without reordering the map on every access. */
   used: number;
+  saved?: Saved;
 }
 
 /** Entities examined per sweep: reading them is on the event loop, so a full pass takes many sweeps. */
@@ -51,6 +71,12 @@ const SLICE_EVENTS = 1024;
 const UPSERT = 0;
 const REMOVE = 1;
 const SET_META = 2;
+const APPEND_TAIL = 3;
+const DROP_TAILS = 4;
+const TOUCH = 5;
+/** A state is written whole when it has this many tails, or more events in them than in its row (and at least 64). */
+const MAX_TAILS = 16;
+const MIN_TAIL_EVENTS = 64;
 
 /**
  * State on disk: [u32 n][f64 ts × n][f64 seq × n][JSON of the columns]. Times and positions as raw doubles keep a
@@ -68,6 +94,29 @@ export function encodeState(s: EntityState): Buffer {
   }
   cols.copy(buf, 8 + 16 * n);
   return buf;
+}
+
+/** Its events from index `from` on, as a state of their own (a tail). */
+function suffixOf(s: EntityState, from: number): EntityState {
+  return { ts: s.ts.slice(from), seq: s.seq.slice(from), cols: s.cols.map((c) => c.slice(from)) };
+}
+
+/** Index of the first event after (ts, seq), searching from the end: new events are few. */
+function firstAfter(s: EntityState, ts: number, seq: number): number {
+  let i = s.ts.length;
+  while (i > 0 && (s.ts[i - 1] > ts || (s.ts[i - 1] === ts && s.seq[i - 1] > seq))) i--;
+  return i;
+}
+
+/** Appends a tail's events that come after the state's last (a stale tail, left by a crash, adds nothing). */
+function appendTail(s: EntityState, tail: EntityState): void {
+  const n = s.ts.length;
+  const start = n === 0 ? 0 : firstAfter(tail, s.ts[n - 1], s.seq[n - 1]);
+  for (let i = start; i < tail.ts.length; i++) {
+    s.ts.push(tail.ts[i]);
+    s.seq.push(tail.seq[i]);
+    for (let c = 0; c < s.cols.length; c++) s.cols[c].push(tail.cols[c][i]);
+  }
 }
 
 export function decodeState(buf: Uint8Array): EntityState {
@@ -91,7 +140,9 @@ export class OnlineStore {
   private dirty: { entity: number; c: Cached }[] = [];
   private clock = 0;
   private readonly load;
+  private readonly loadTails;
   private readonly remove;
+  private readonly removeTails;
   private readonly writer: SqliteWriter;
   private sweepCursor: [string, string] = ["", ""];
   private storedCount = { at: 0, n: 0 };
@@ -103,12 +154,17 @@ export class OnlineStore {
     this.db = openDatabase(this.file, { migrations: MIGRATIONS });
     this.caches = plan.entities.map(() => new Map());
     this.load = this.db.prepare("SELECT state FROM entities WHERE kind = ? AND id = ?").pluck();
+    this.loadTails = this.db.prepare("SELECT chunk FROM entity_tails WHERE kind = ? AND id = ? ORDER BY n").pluck();
     this.remove = this.db.prepare("DELETE FROM entities WHERE kind = ? AND id = ?");
+    this.removeTails = this.db.prepare("DELETE FROM entity_tails WHERE kind = ? AND id = ?");
     this.writer = new SqliteWriter(this.file, "NORMAL", [
       "INSERT INTO entities (kind, id, last_ts, state) VALUES (?, ?, ?, ?) " +
         "ON CONFLICT (kind, id) DO UPDATE SET last_ts = excluded.last_ts, state = excluded.state",
       "DELETE FROM entities WHERE kind = ? AND id = ?",
       "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+      "INSERT OR REPLACE INTO entity_tails (kind, id, n, chunk) VALUES (?, ?, ?, ?)",
+      "DELETE FROM entity_tails WHERE kind = ? AND id = ?",
+      "UPDATE entities SET last_ts = ? WHERE kind = ? AND id = ?",
     ]);
     const count = this.db.prepare("SELECT count(*) FROM entities").pluck().get() as number;
     this.stored = new Bloom(Math.max(1_000_000, 2 * count));
@@ -141,7 +197,12 @@ export class OnlineStore {
     const blob = this.load.get(kind, id) as Uint8Array | undefined;
     if (blob === undefined) return undefined;
     const state = decodeState(blob);
-    this.caches[entity].set(id, { id, state, dirty: false, used: ++this.clock });
+    const baseEvents = state.ts.length;
+    const tails = this.loadTails.all(kind, id) as Uint8Array[];
+    for (const t of tails) appendTail(state, decodeState(t));
+    const n = state.ts.length;
+    const saved = n ? { ts: state.ts[n - 1], seq: state.seq[n - 1], baseEvents, tails: tails.length, tailEvents: n - baseEvents } : undefined;
+    this.caches[entity].set(id, { id, state, dirty: false, used: ++this.clock, saved });
     return state;
   }
 
@@ -198,40 +259,71 @@ export class OnlineStore {
     this.evictClean();
   }
 
-  /** Hands a slice of changed states to the writer: one transaction, their bytes in one transferred buffer. */
+  /**
+   * Hands a slice of changed states to the writer, their bytes in one transferred buffer: each as the events
+   * appended since its last write, or whole (new, spliced, or with enough tails).
+   */
   private write(slice: { entity: number; c: Cached }[]): Promise<void> {
-    const parts: Buffer[] = [];
-    const upserts: string[] = [];
-    const removes: string[] = [];
-    let offset = 0;
+    const rows: string[][] = [[], [], [], [], [], []];
+    // Whole states and tails go in two writes, so in two buffers (each is transferred to the writer thread).
+    const parts: Record<number, { bytes: Buffer[]; size: number }> = { [UPSERT]: { bytes: [], size: 0 }, [APPEND_TAIL]: { bytes: [], size: 0 } };
+    const put = (statement: number, bytes: Buffer) => {
+      const p = parts[statement];
+      p.bytes.push(bytes);
+      p.size += bytes.length;
+      return { $blob: [p.size - bytes.length, bytes.length] };
+    };
     for (const { entity, c } of slice) {
       const kind = this.plan.entities[entity].name;
-      const n = c.state.ts.length;
-      if (n === 0) removes.push(encodeRow([kind, c.id]));
-      else {
-        const bytes = encodeState(c.state);
-        parts.push(bytes);
-        upserts.push(encodeRow([kind, c.id, c.state.ts[n - 1], { $blob: [offset, bytes.length] }]));
-        offset += bytes.length;
-        this.stored.add(`${kind}\u0001${c.id}`);
-      }
+      const s = c.state;
+      const n = s.ts.length;
       // Encoded as they are now, events since included: clean until their next change.
       c.dirty = false;
+      if (n === 0) {
+        rows[REMOVE].push(encodeRow([kind, c.id]));
+        rows[DROP_TAILS].push(encodeRow([kind, c.id]));
+        c.saved = undefined;
+        continue;
+      }
+      const last = { ts: s.ts[n - 1], seq: s.seq[n - 1] };
+      const saved = c.saved;
+      const from = saved && !s.spliced ? firstAfter(s, saved.ts, saved.seq) : 0;
+      const fresh = n - from;
+      // Only expiry since the last write: what is on disk is the same state with older events, dropped at load.
+      if (saved && !s.spliced && fresh === 0) continue;
+      const whole = !saved || s.spliced || saved.tails >= MAX_TAILS || saved.tailEvents + fresh > Math.max(MIN_TAIL_EVENTS, saved.baseEvents);
+      if (whole) {
+        rows[UPSERT].push(encodeRow([kind, c.id, last.ts, put(UPSERT, encodeState(s))]));
+        rows[DROP_TAILS].push(encodeRow([kind, c.id]));
+        c.saved = { ...last, baseEvents: n, tails: 0, tailEvents: 0 };
+        s.spliced = false;
+        this.stored.add(`${kind}\u0001${c.id}`);
+      } else {
+        rows[APPEND_TAIL].push(encodeRow([kind, c.id, saved.tails + 1, put(APPEND_TAIL, encodeState(suffixOf(s, from)))]));
+        rows[TOUCH].push(encodeRow([last.ts, kind, c.id]));
+        c.saved = { ...last, baseEvents: saved.baseEvents, tails: saved.tails + 1, tailEvents: saved.tailEvents + fresh };
+      }
     }
     // A buffer of its own (not from Buffer's shared pool): transferring it hands its whole ArrayBuffer over.
-    const blob = new Uint8Array(offset);
-    offset = 0;
-    for (const p of parts) {
-      blob.set(p, offset);
-      offset += p.length;
-    }
-    const done = [upserts.length ? this.writer.write(UPSERT, upserts.join("\n"), blob) : undefined,
-      removes.length ? this.writer.write(REMOVE, removes.join("\n")) : undefined];
+    const blobOf = (statement: number) => {
+      const blob = new Uint8Array(parts[statement].size);
+      let offset = 0;
+      for (const b of parts[statement].bytes) {
+        blob.set(b, offset);
+        offset += b.length;
+      }
+      return blob;
+    };
+    // Whole states before their old tails go (a crash in between leaves tails that add nothing at load), tails
+    // after the rows they extend.
+    const order = [UPSERT, DROP_TAILS, REMOVE, APPEND_TAIL, TOUCH];
+    const done = order.map((st) => (rows[st].length ? this.writer.write(st, rows[st].join("\n"), parts[st] ? blobOf(st) : undefined) : undefined));
     return Promise.all(done).then(
       () => undefined,
       (err) => {
-        // Not written: still to be written by the next checkpoint (unless changed since, and so listed again).
+        // Not written: still to be written by the next checkpoint (unless changed since, and so listed again), whole.
         for (const d of slice) {
+          d.c.saved = undefined;
           if (!d.c.dirty) {
             d.c.dirty = true;
             this.dirty.push(d);
@@ -264,6 +356,7 @@ export class OnlineStore {
         if (cached?.dirty) continue;
         if (cached) this.caches[i!].delete(r.id);
         removed += this.remove.run(r.kind, r.id).changes;
+        this.removeTails.run(r.kind, r.id);
       }
     })();
     return { removed, passDone: rows.length < SWEEP_BATCH };
