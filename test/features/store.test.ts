@@ -11,6 +11,7 @@ import { Value } from "@sinclair/typebox/value";
 import { FeatureConfig } from "../../src/modules/feature/contract";
 import { compilePlan } from "../../src/modules/feature/definitions";
 import { FeatureApplier } from "../../src/modules/feature/engine";
+import { encodeState } from "../../src/modules/feature/state-codec";
 import { OnlineStore } from "../../src/modules/feature/store";
 import { eventTypes, featureConfig } from "./config";
 
@@ -67,7 +68,6 @@ test("states written as tails between whole writes read back the same after a re
   // A stale tail, as a crash between a whole write and the removal of the tails before it would leave.
   expect(plan.entities[0].name).toBe("card");
   const db = (store as unknown as { db: { prepare(sql: string): { run(...a: unknown[]): unknown } } }).db;
-  const { encodeState } = await import("../../src/modules/feature/store");
   db.prepare("INSERT OR REPLACE INTO entity_tails (kind, id, n, chunk) VALUES (?, ?, ?, ?)").run(
     "card", "c1", 99, encodeState({ ts: live.ts.slice(0, 3), seq: live.seq.slice(0, 3), cols: live.cols.map((c) => c.slice(0, 3)) }),
   );
