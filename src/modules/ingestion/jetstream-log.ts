@@ -5,8 +5,8 @@
  * Messages are plain JSON, readable by any NATS client.
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { unavailable } from "../../runtime/errors";
+import { createInbox, headers, type NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamPublisher } from "../../runtime/bus/jetstream-publisher";
 import type { LoggedEvent } from "./contract";
 import type { ValidEvent } from "./events";
 import { READ_BUDGET_BYTES, type Appended, type EventLog } from "./log";
@@ -17,7 +17,6 @@ export interface JetStreamLogOptions {
   dedupWindowSeconds: number;
 }
 
-const ACK_TIMEOUT_MS = 5000;
 const INACTIVE_CONSUMER_NS = 60 * 1_000_000_000;
 /** Events a read may pass over on its consumer instead of positioning a new one. */
 const SKIP_AHEAD = 20_000;
@@ -43,30 +42,18 @@ export class JetStreamLog implements EventLog {
   private avgBytes = 256;
   private readChain: Promise<unknown> = Promise.resolve();
   private appendWaiters: (() => void)[] = [];
-  /** Publish acknowledgements come back on one inbox subscription, matched to their publish by reply suffix. */
-  private readonly ackInbox = createInbox();
-  private readonly ackSub: Subscription;
-  private readonly pendingAcks = new Map<number, (m: Msg) => void>();
-  private nextAck = 0;
 
   private constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
     private readonly subject: string,
+    private readonly publisher: JetStreamPublisher,
   ) {
     this.js = jetstream(nc);
-    this.ackSub = nc.subscribe(`${this.ackInbox}.*`, {
-      callback: (err, m) => {
-        if (err) return;
-        const n = Number(m.subject.slice(this.ackInbox.length + 1));
-        this.pendingAcks.get(n)?.(m);
-        this.pendingAcks.delete(n);
-      },
-    });
   }
 
-  static async open(nc: NatsConnection, opts: JetStreamLogOptions): Promise<JetStreamLog> {
+  static async open(nc: NatsConnection, publisher: JetStreamPublisher, opts: JetStreamLogOptions): Promise<JetStreamLog> {
     const jsm = await jetstreamManager(nc);
     const stream = logStreamName(opts.deployment);
     const subject = logSubject(opts.deployment);
@@ -82,7 +69,7 @@ export class JetStreamLog implements EventLog {
     } catch {
       await jsm.streams.add(config);
     }
-    const log = new JetStreamLog(nc, jsm, stream, subject);
+    const log = new JetStreamLog(nc, jsm, stream, subject, publisher);
     await log.refreshHead();
     return log;
   }
@@ -96,44 +83,19 @@ export class JetStreamLog implements EventLog {
     if (info.state.last_seq > this.headSeq) this.headSeq = info.state.last_seq;
   }
 
-  /**
-   * Publishes every event at once (pipelined: one ack subscription and one timer for the whole batch rather than a
-   * request each) and resolves when JetStream has acknowledged all of them as stored.
-   */
+  /** Publishes every event at once and resolves when JetStream has acknowledged all of them as stored. */
   async append(events: ValidEvent[]): Promise<Appended[]> {
-    const acks = events.map(
-      (e) =>
-        new Promise<Appended>((resolve, reject) => {
-          const n = this.nextAck++;
-          this.pendingAcks.set(n, (m) => {
-            const a = m.json<{ seq?: number; duplicate?: boolean; error?: { description: string } }>();
-            if (a.error || a.seq === undefined) reject(unavailable(`JetStream refused event ${e.id}: ${a.error?.description ?? "no ack"}`));
-            else resolve({ seq: a.seq, duplicate: a.duplicate === true });
-          });
-          const h = headers();
-          h.set("Nats-Msg-Id", e.id);
-          this.nc.publish(this.subject, JSON.stringify({ id: e.id, type: e.type, ts: e.ts, data: e.data }), {
-            reply: `${this.ackInbox}.${n}`,
-            headers: h,
-          });
-        }),
+    const appended = await Promise.all(
+      events.map((e) => {
+        const h = headers();
+        h.set("Nats-Msg-Id", e.id);
+        const body = JSON.stringify({ id: e.id, type: e.type, ts: e.ts, data: e.data });
+        return this.publisher.publish(this.subject, body, h, `event ${e.id}`);
+      }),
     );
-    const first = this.nextAck - events.length;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        for (let n = first; n < first + events.length; n++) this.pendingAcks.delete(n);
-        reject(unavailable(`JetStream did not acknowledge ${events.length} events within ${ACK_TIMEOUT_MS} ms`));
-      }, ACK_TIMEOUT_MS);
-    });
-    try {
-      const appended = await Promise.race([Promise.all(acks), timeout]);
-      for (const a of appended) if (a.seq > this.headSeq) this.headSeq = a.seq;
-      for (const w of this.appendWaiters.splice(0)) w();
-      return appended;
-    } finally {
-      clearTimeout(timer);
-    }
+    for (const a of appended) if (a.seq > this.headSeq) this.headSeq = a.seq;
+    for (const w of this.appendWaiters.splice(0)) w();
+    return appended;
   }
 
   read(after: number, max: number, waitMs: number): Promise<LoggedEvent[]> {
@@ -217,6 +179,5 @@ export class JetStreamLog implements EventLog {
     for (const w of this.appendWaiters.splice(0)) w();
     await this.readChain;
     if (this.consumerName) await this.jsm.consumers.delete(this.stream, this.consumerName).catch(() => {});
-    await this.ackSub.drain().catch(() => {});
   }
 }

@@ -20,10 +20,10 @@ const TRIM_INTERVAL_MS = 60_000;
 export default defineModule(ingestionContract, async (ctx) => {
   const cfg = ctx.config as IngestionConfig;
   const validator = new EventValidator(cfg);
-  const nc: NatsConnection | undefined =
-    ctx.bus.transport.kind === "nats" ? (ctx.bus.transport as NatsTransport).connection : undefined;
-  const log: EventLog = nc
-    ? await JetStreamLog.open(nc, { deployment: ctx.deployment, ...cfg })
+  const nats = ctx.bus.transport.kind === "nats" ? (ctx.bus.transport as NatsTransport) : undefined;
+  const nc: NatsConnection | undefined = nats?.connection;
+  const log: EventLog = nats
+    ? await JetStreamLog.open(nats.connection, nats.publisher, { deployment: ctx.deployment, ...cfg })
     : new SqliteLog(ctx.dataDir, cfg.durability);
   const consumers = new Map<string, ConsumerState>();
 

@@ -1,27 +1,19 @@
 /**
  * The NATS transport's events: `cleave.<deployment>.evt.<module>.<event>`, captured by one JetStream stream per
  * deployment. Durable subscribers are JetStream durable consumers and resume where they left off; the others are
- * core subscriptions. Publishing waits for JetStream's acknowledgement: the event is stored, and a repeated id is
- * dropped (the id travels as `Nats-Msg-Id`, JetStream's deduplication key).
+ * core subscriptions. Publishing waits for JetStream's acknowledgement (./jetstream-publisher.ts): the event is
+ * stored, and a repeated id is dropped (the id travels as `Nats-Msg-Id`, JetStream's deduplication key).
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { decode, encode } from "../codec";
 import { CleaveError, unavailable } from "../errors";
+import type { JetStreamPublisher } from "./jetstream-publisher";
 import type { Logger } from "../log";
 import { type EventEnvelope, type EventHandler, type SubscribeOptions, wireTraceparent } from "./transport";
 
 const H_TRACE = "traceparent";
 const H_MSG_ID = "Nats-Msg-Id";
-const ACK_TIMEOUT_MS = 5_000;
-
-interface PendingAck {
-  event: string;
-  subject: string;
-  resolve: () => void;
-  reject: (err: CleaveError) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
 
 const textEncoder = new TextEncoder();
 const NEWLINE = /[\r\n]/;
@@ -49,25 +41,16 @@ export class NatsEvents {
   private readonly js: JetStreamClient;
   private streamReady?: Promise<void>;
   private ready = false;
-  /**
-   * Acknowledgements come back on one inbox subscription, matched by reply suffix: what js.publish does with a
-   * request object, a mux subscription entry and a header parse per event, which was a fifth of the decision
-   * process's CPU in the split deployment.
-   */
-  private readonly ackInbox = createInbox();
-  private readonly acks = new Map<string, PendingAck>();
-  private nextAck = 0;
-
   constructor(
     private readonly nc: NatsConnection,
     private readonly deployment: string,
     private readonly limits: { maxAgeSeconds: number; maxBytes: number },
     /** The largest event body one message can carry. */
     private readonly maxBody: () => number,
+    private readonly publisher: JetStreamPublisher,
     private readonly log: Logger,
   ) {
     this.js = jetstream(nc);
-    nc.subscribe(`${this.ackInbox}.*`, { callback: (err, msg) => void (err || this.acked(msg)) });
   }
 
   private subject(event: string) {
@@ -110,53 +93,16 @@ export class NatsEvents {
       throw new CleaveError("PAYLOAD_TOO_LARGE", `event ${event} is ${body.byteLength} bytes, over NATS max_payload`);
     }
     const h = eventHeaders(wireTraceparent(envelope), envelope.id);
-    const token = (this.nextAck++).toString(36);
-    const subject = this.subject(event);
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.acks.delete(token);
-        reject(unavailable(`JetStream did not acknowledge event ${event} within ${ACK_TIMEOUT_MS} ms`));
-      }, ACK_TIMEOUT_MS);
-      this.acks.set(token, { event, subject, resolve, reject, timer });
-      try {
-        this.nc.publish(subject, body, { reply: `${this.ackInbox}.${token}`, headers: h });
-      } catch (err) {
-        this.settle(token, unavailable(`event ${event} not published: ${(err as Error).message}`));
-      }
-    });
-  }
-
-  private acked(msg: Msg) {
-    const token = msg.subject.slice(this.ackInbox.length + 1);
-    const pending = this.acks.get(token);
-    if (!pending) return;
-    // No stream captures the subject (deleted under us): the server answers with an empty 503 status message.
-    if (msg.data.length === 0 && msg.headers?.code === 503) {
-      this.streamReady = undefined;
-      this.ready = false;
-      return this.settle(token, unavailable(`no JetStream stream stores event ${pending.event}`));
-    }
-    let error: string | undefined;
     try {
-      error = msg.json<{ error?: { description?: string } }>().error?.description;
-    } catch {
-      error = "unreadable acknowledgement";
+      await this.publisher.publish(this.subject(event), body, h, `event ${event}`);
+    } catch (err) {
+      // The stream was deleted under us: the next publish makes it again.
+      if (err instanceof CleaveError && (err.details as { noStream?: boolean } | undefined)?.noStream) {
+        this.streamReady = undefined;
+        this.ready = false;
+      }
+      throw err;
     }
-    this.settle(token, error === undefined ? undefined : unavailable(`JetStream refused event ${pending.event}: ${error}`));
-  }
-
-  /** The server refused a publish to `subject` (permissions): its publishers fail now, with the server's reason. */
-  refused(subject: string, reason: string): void {
-    for (const [token, p] of this.acks) if (p.subject === subject) this.settle(token, unavailable(`event ${p.event} not published: ${reason}`));
-  }
-
-  private settle(token: string, err: CleaveError | undefined) {
-    const pending = this.acks.get(token);
-    if (!pending) return;
-    this.acks.delete(token);
-    clearTimeout(pending.timer);
-    if (err) pending.reject(err);
-    else pending.resolve();
   }
 
   async subscribe(event: string, handler: EventHandler, opts: SubscribeOptions): Promise<() => Promise<void>> {
@@ -199,10 +145,5 @@ export class NatsEvents {
       }
     })();
     return async () => void (await messages.close());
-  }
-
-  /** Callers still waiting for an acknowledgement fail now rather than at their timeout. */
-  close(): void {
-    for (const [token, p] of this.acks) this.settle(token, unavailable(`bus closed before JetStream acknowledged event ${p.event}`));
   }
 }

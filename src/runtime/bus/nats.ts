@@ -17,6 +17,7 @@ import { readFileSync } from "node:fs";
 import { decode, encode } from "../codec";
 import { CleaveError, deadlineExceeded, unavailable } from "../errors";
 import type { Logger } from "../log";
+import { JetStreamPublisher } from "./jetstream-publisher";
 import { NatsEvents } from "./nats-events";
 import { type BatchItem, decodeBatch, encodeBatch, isBatch, TurnBatcher } from "./nats-batch";
 import { decodeRequest, encodeRequest } from "./nats-frame";
@@ -74,6 +75,8 @@ interface Waiter {
 export class NatsTransport implements Transport {
   readonly kind = "nats" as const;
   private readonly events: NatsEvents;
+  /** Acknowledged JetStream publishing, shared by the events and a module's own stream (ingestion's log). */
+  readonly publisher: JetStreamPublisher;
   private readonly spill: Spill;
   /**
    * Replies to this process's calls arrive on one wildcard inbox subscription, matched to their call by the last
@@ -94,7 +97,8 @@ export class NatsTransport implements Transport {
     opts: NatsOptions,
     private readonly log: Logger,
   ) {
-    this.events = new NatsEvents(nc, deployment, opts.events, () => this.spill.limit, log);
+    this.publisher = new JetStreamPublisher(nc);
+    this.events = new NatsEvents(nc, deployment, opts.events, () => this.spill.limit, this.publisher, log);
     this.spill = new Spill(nc, `cleave_${deployment}_spill`);
     nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => void (err || this.replied(msg)) });
     void this.watchStatus();
@@ -310,7 +314,7 @@ export class NatsTransport implements Transport {
         for (const [token, w] of this.waiting) {
           if (w.subject === error.subject) this.settle(token, undefined, unavailable(`bus cannot reach ${w.module}: ${error.message}`, { module: w.module }));
         }
-        this.events.refused(error.subject ?? "", error.message);
+        this.publisher.refused(error.subject ?? "", error.message);
       } else if (s.type === "disconnect") {
         this.reconnecting = true;
         this.log.warn({ server: s.server }, "NATS disconnected; reconnecting");
@@ -325,6 +329,6 @@ export class NatsTransport implements Transport {
     if (this.nc.isClosed()) return;
     await this.nc.drain().catch(() => this.nc.close());
     for (const [token, w] of this.waiting) this.settle(token, undefined, unavailable(`bus closed before ${w.module} answered`, { module: w.module }));
-    this.events.close();
+    this.publisher.close();
   }
 }
