@@ -20,6 +20,7 @@ import { CleaveError, type ErrorShape, invalidArgument, toCleaveError, unavailab
 import type { Logger } from "../../runtime/log";
 import { HotMetric } from "../../runtime/metrics";
 import { inBatchSpan } from "../../runtime/tracing";
+import { TurnBatcher } from "../../runtime/turn-batcher";
 import { featureContract } from "../feature/contract";
 import { inferenceContract } from "../inference/contract";
 import { ingestionContract } from "../ingestion/contract";
@@ -173,34 +174,20 @@ export function createScorer(bus: Bus, p: Pipeline, decide: Decide, log: Logger,
     }
   };
 
-  let queued: Pending[] = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    const batch = queued;
-    queued = [];
-    // A call carries one identity: requests from different callers go in separate batches.
-    const byCaller = new Map<string | undefined, Pending[]>();
-    for (const b of batch) {
-      const key = b.call.identity?.id;
-      const group = byCaller.get(key);
-      if (group) group.push(b);
-      else byCaller.set(key, [b]);
-    }
-    for (const group of byCaller.values()) {
-      batchSizeOf.observe(group.length);
-      bus.detached(() => inBatchSpan("score batch", group.map((b) => b.trace), () => run(group)));
-    }
-  };
+  // A call carries one identity: requests from different callers go in separate batches.
+  const batches = new TurnBatcher<Pending>(
+    () => p.maxBatch,
+    () => 1,
+    (_caller, batch) => {
+      batchSizeOf.observe(batch.length);
+      bus.detached(() => inBatchSpan("score batch", batch.map((b) => b.trace), () => run(batch)));
+    },
+  );
 
   return function score(tx: Static<typeof ScoreInput>, call: CallContext): Promise<ScoreOutput> {
     return new Promise((resolve, reject) => {
-      queued.push({ tx, call, trace: context.active(), started: performance.now(), resolve, reject });
-      if (queued.length >= p.maxBatch) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      const caller = call.identity ? `@${call.identity.id}` : "";
+      batches.add(caller, { tx, call, trace: context.active(), started: performance.now(), resolve, reject });
     });
   };
 }

@@ -25,6 +25,9 @@ export interface BatchItem {
 /** Bytes an item adds to a batch message. */
 export const batchItemSize = (item: BatchItem) => ITEM_HEAD + pad8(item.token.length) + pad8(item.body.byteLength);
 
+/** Room for items in a batch message of at most `messageBytes`. */
+export const batchItemsLimit = (messageBytes: number) => messageBytes - HEAD;
+
 export function encodeBatch(items: readonly BatchItem[]): Uint8Array {
   const tokens = items.map((i) => textEncoder.encode(i.token));
   let size = HEAD;
@@ -68,50 +71,4 @@ export function decodeBatch(bytes: Uint8Array): BatchItem[] {
     offset += pad8(bodyLength);
   }
   return items;
-}
-
-/**
- * Items queued under a key (a subject) during one turn of the event loop, handed to `send` together at its end,
- * in as many groups as `maxBytes` per message allows.
- */
-export class TurnBatcher {
-  private queued = new Map<string, BatchItem[]>();
-  private scheduled = false;
-
-  constructor(
-    private readonly maxBytes: () => number,
-    private readonly send: (key: string, items: BatchItem[]) => void,
-  ) {}
-
-  add(key: string, item: BatchItem): void {
-    const list = this.queued.get(key);
-    if (list) list.push(item);
-    else this.queued.set(key, [item]);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
-  }
-
-  private readonly flush = () => {
-    this.scheduled = false;
-    const queued = this.queued;
-    this.queued = new Map();
-    const limit = this.maxBytes() - HEAD;
-    for (const [key, items] of queued) {
-      let group: BatchItem[] = [];
-      let bytes = 0;
-      for (const item of items) {
-        const size = batchItemSize(item);
-        if (group.length && bytes + size > limit) {
-          this.send(key, group);
-          group = [];
-          bytes = 0;
-        }
-        group.push(item);
-        bytes += size;
-      }
-      this.send(key, group);
-    }
-  };
 }

@@ -19,7 +19,8 @@ import { CleaveError, deadlineExceeded, unavailable } from "../errors";
 import type { Logger } from "../log";
 import { JetStreamPublisher } from "./jetstream-publisher";
 import { NatsEvents } from "./nats-events";
-import { type BatchItem, decodeBatch, encodeBatch, isBatch, TurnBatcher } from "./nats-batch";
+import { TurnBatcher } from "../turn-batcher";
+import { type BatchItem, batchItemSize, batchItemsLimit, decodeBatch, encodeBatch, isBatch } from "./nats-batch";
 import { decodeRequest, encodeRequest } from "./nats-frame";
 import { connectNats } from "./nats-socket";
 import { Spill } from "./nats-spill";
@@ -87,7 +88,11 @@ export class NatsTransport implements Transport {
   private readonly waiting = new Map<string, Waiter>();
   private nextToken = 0;
   /** Calls of one turn to one subject, sent as one message; the tokens of each batch sent, until a reply comes. */
-  private readonly calls = new TurnBatcher(() => this.spill.limit, (subject, items) => this.sendCalls(subject, items));
+  private readonly calls = new TurnBatcher<BatchItem>(
+    () => batchItemsLimit(this.spill.limit),
+    batchItemSize,
+    (subject, items) => this.sendCalls(subject, items),
+  );
   private readonly batchTokens = new Map<string, string[]>();
   private nextBatch = 0;
 
