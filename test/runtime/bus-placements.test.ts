@@ -3,6 +3,8 @@
  * encoding, and across two processes' buses over a real nats-server. Every expectation is the same for all three.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { CleaveError } from "../../src/runtime/errors";
 import { probeContract } from "../fixtures/plugins/probe";
 import { type Placement, PLACEMENTS, startTestProcess, type TestProcess } from "../harness/deployment";
@@ -224,6 +226,28 @@ describe.each(PLACEMENTS)("bus placement: %s", (placement: Placement) => {
     ]);
     const err = await caught(server.bus.publish(probeContract, "happened", { seq: 3 }, { id: "two\r\nlines" }));
     expect(err.code).toBe("INVALID_ARGUMENT");
+  });
+
+  test("events published together without ids each reach durable and core subscribers, in order", async () => {
+    const durable: number[] = [];
+    const core: number[] = [];
+    await caller.bus.subscribe(probeContract, "happened", (p) => void durable.push(p.seq), { group: `together-d-${placement}`, durable: true });
+    await caller.bus.subscribe(probeContract, "happened", (p) => void core.push(p.seq), { group: `together-c-${placement}` });
+    await Bun.sleep(50);
+    const stored = async () => {
+      const nc = await connect({ servers: nats!.url });
+      const info = await (await jetstreamManager(nc)).streams.info("CLEAVE_test_EVENTS");
+      await nc.close();
+      return info.state.messages;
+    };
+    const before = placement === "nats" ? await stored() : 0;
+    const seqs = [101, 102, 103, 104, 105];
+    await Promise.all(seqs.map((seq) => server.bus.publish(probeContract, "happened", { seq })));
+    for (let i = 0; i < 100 && (durable.length < 5 || core.length < 5); i++) await Bun.sleep(20);
+    expect(durable).toEqual(seqs);
+    expect(core).toEqual(seqs);
+    // Over NATS they were stored as one message: the point of batching a turn's events.
+    if (placement === "nats") expect((await stored()) - before).toBe(1);
   });
 
   test("an event that breaks its schema is refused at publish", async () => {

@@ -123,8 +123,10 @@ export default defineModule(decisionContract, (ctx) => {
       });
     }
 
+    // No event id: a decision is published once, by the process that made it, and its decisionId is in the payload
+    // for consumers that need to recognise a redelivery. Without an id, a turn's decisions travel together over NATS.
     const publish = (event: "decision.made" | "decision.alert", payload: DecisionEvent) => {
-      ctx.bus.publish(decisionContract, event, payload, { id: `${payload.decisionId}:${event}` }).catch((err) => {
+      ctx.bus.publish(decisionContract, event, payload).catch((err) => {
         log.warn({ err: (err as Error).message, event }, "decision event not published");
       });
       webhooks.dispatch(event, payload.decisionId, payload);
