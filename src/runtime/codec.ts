@@ -37,6 +37,22 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const pad8 = (n: number) => (n + 7) & ~7;
 
+/**
+ * Little-endian writes into a freshly allocated array. A DataView needs `out.buffer`, which makes JSC give a small
+ * typed array a separate ArrayBuffer: that alone was half the cost of encoding a small event (0.45 → 0.19 µs).
+ */
+export function putU16(out: Uint8Array, offset: number, n: number): void {
+  out[offset] = n & 0xff;
+  out[offset + 1] = (n >>> 8) & 0xff;
+}
+
+export function putU32(out: Uint8Array, offset: number, n: number): void {
+  out[offset] = n & 0xff;
+  out[offset + 1] = (n >>> 8) & 0xff;
+  out[offset + 2] = (n >>> 16) & 0xff;
+  out[offset + 3] = (n >>> 24) & 0xff;
+}
+
 function typedArrayName(value: ArrayBufferView): TypedArrayName {
   // Buffer is a Uint8Array subclass: it travels as plain bytes.
   if (value instanceof Uint8Array) return "Uint8Array";
@@ -116,14 +132,13 @@ export function encode(value: unknown): Uint8Array {
   let size = 8 + pad8(jsonBytes.length);
   for (const s of segments) size += 8 + pad8(s.byteLength);
   const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
   out[0] = VERSION;
   out[1] = markers ? FLAG_MARKERS : 0;
-  view.setUint32(4, jsonBytes.length, true);
+  putU32(out, 4, jsonBytes.length);
   out.set(jsonBytes, 8);
   let offset = 8 + pad8(jsonBytes.length);
   for (const s of segments) {
-    view.setUint32(offset, s.byteLength, true);
+    putU32(out, offset, s.byteLength);
     out.set(new Uint8Array(s.buffer, s.byteOffset, s.byteLength), offset + 8);
     offset += 8 + pad8(s.byteLength);
   }

@@ -8,6 +8,7 @@
  * [u16 tokenLength][u16 reserved][u32 bodyLength][token utf-8][zero padding to 8][body][zero padding to 8], so each
  * body starts 8-byte aligned relative to the message, as a single call's frame does.
  */
+import { putU16, putU32 } from "../codec";
 import { CleaveError } from "../errors";
 
 export const BATCH_VERSION = 2;
@@ -33,13 +34,12 @@ export function encodeBatch(items: readonly BatchItem[]): Uint8Array {
   let size = HEAD;
   items.forEach((item, k) => (size += ITEM_HEAD + pad8(tokens[k].length) + pad8(item.body.byteLength)));
   const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
   out[0] = BATCH_VERSION;
-  view.setUint32(4, items.length, true);
+  putU32(out, 4, items.length);
   let offset = HEAD;
   items.forEach((item, k) => {
-    view.setUint16(offset, tokens[k].length, true);
-    view.setUint32(offset + 4, item.body.byteLength, true);
+    putU16(out, offset, tokens[k].length);
+    putU32(out, offset + 4, item.body.byteLength);
     offset += ITEM_HEAD;
     out.set(tokens[k], offset);
     offset += pad8(tokens[k].length);

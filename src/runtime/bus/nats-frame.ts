@@ -7,7 +7,7 @@
  * [traceparent utf-8][identity JSON utf-8][zero padding to a multiple of 8] then the payload, so the payload's
  * typed-array segments keep their 8-byte alignment relative to the message.
  */
-import { decode, encode } from "../codec";
+import { decode, encode, putU16, putU32 } from "../codec";
 import { CleaveError } from "../errors";
 import { type Envelope, wireTraceparent } from "./transport";
 
@@ -23,11 +23,10 @@ export function encodeRequest(envelope: Envelope): Uint8Array {
   const payload = encode(envelope.payload);
   const head = (FIXED + trace.length + identity.length + 7) & ~7;
   const out = new Uint8Array(head + payload.length);
-  const view = new DataView(out.buffer);
   out[0] = VERSION;
-  view.setUint16(2, trace.length, true);
-  view.setUint32(4, Math.max(0, Math.min(0xffffffff, Math.floor(envelope.timeoutMs))), true);
-  view.setUint32(8, identity.length, true);
+  putU16(out, 2, trace.length);
+  putU32(out, 4, Math.max(0, Math.min(0xffffffff, Math.floor(envelope.timeoutMs))));
+  putU32(out, 8, identity.length);
   out.set(trace, FIXED);
   out.set(identity, FIXED + trace.length);
   out.set(payload, head);
