@@ -24,7 +24,7 @@ export default defineModule(ingestionContract, async (ctx) => {
   const nc: NatsConnection | undefined = nats?.connection;
   const log: EventLog = nats
     ? await JetStreamLog.open(nats.connection, nats.publisher, { deployment: ctx.deployment, ...cfg })
-    : new SqliteLog(ctx.dataDir, cfg.durability);
+    : new SqliteLog(ctx.dataDir, cfg.durability, ctx.log);
   const consumers = new Map<string, ConsumerState>();
 
   const liveConsumers = () => {

@@ -4,7 +4,9 @@
  * transaction holding its events has committed, and many small requests share one commit's cost.
  */
 import { join } from "node:path";
+import type { Logger } from "../../runtime/log";
 import { openDatabase, type Db } from "../../runtime/native/sqlite";
+import { SqliteWriter } from "../../runtime/native/sqlite-writer";
 import type { LoggedEvent } from "./contract";
 import type { ValidEvent } from "./events";
 import { READ_BUDGET_BYTES, type Appended, type EventLog } from "./log";
@@ -35,6 +37,10 @@ interface Row {
  */
 const TAIL_EVENTS = 8192;
 
+/** How often the checkpoint thread copies the WAL into the file, and the WAL size (pages) that forces it to start over. */
+const CHECKPOINT_MS = 200;
+const RESTART_FRAMES = 16_384;
+
 interface Pending {
   events: ValidEvent[];
   resolve: (r: Appended[]) => void;
@@ -55,11 +61,25 @@ export class SqliteLog implements EventLog {
   /** Every event stored since open with seq >= tail[0].seq, in seq order (trimmed in bulk, so up to 2 × TAIL_EVENTS). */
   private tail: Row[] = [];
 
-  constructor(dir: string, durability: "process" | "power") {
-    this.db = openDatabase(join(dir, "log.sqlite"), {
-      migrations: MIGRATIONS,
-      synchronous: durability === "power" ? "FULL" : "NORMAL",
-    });
+  /** Runs the WAL checkpoints on its own thread: commits stay on the event loop, where they cost ~35 µs. */
+  private readonly checkpointer: SqliteWriter;
+  private readonly checkpointTimer: ReturnType<typeof setInterval>;
+  private checkpointing = false;
+
+  constructor(dir: string, durability: "process" | "power", log: Logger) {
+    const file = join(dir, "log.sqlite");
+    const synchronous = durability === "power" ? "FULL" : "NORMAL";
+    this.db = openDatabase(file, { migrations: MIGRATIONS, synchronous });
+    this.db.pragma("wal_autocheckpoint = 0");
+    this.checkpointer = new SqliteWriter(file, synchronous, []);
+    this.checkpointTimer = setInterval(() => {
+      if (this.checkpointing) return;
+      this.checkpointing = true;
+      this.checkpointer
+        .checkpoint(RESTART_FRAMES)
+        .catch((err) => log.warn({ err: (err as Error).message }, "event log checkpoint failed; retrying"))
+        .finally(() => (this.checkpointing = false));
+    }, CHECKPOINT_MS);
     this.insert = this.db.prepare(
       "INSERT OR IGNORE INTO events (id, type, ts, data, received) VALUES (?, ?, ?, ?, ?)",
     );
@@ -168,6 +188,9 @@ export class SqliteLog implements EventLog {
   async close(): Promise<void> {
     if (this.pending.length) this.flush();
     for (const w of this.waiters.splice(0)) w();
+    clearInterval(this.checkpointTimer);
+    await this.checkpointer.close();
+    // The last connection to close checkpoints the whole WAL into the file.
     this.db.close();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The thread behind SqliteWriter: its own connection to the file, the writer's statements prepared once, and each
- * batch it receives written in one transaction. Answers every batch (and the close) in the order received.
+ * batch it receives written in one transaction (or a WAL checkpoint run). Answers every request in the order received.
  */
 import Database from "better-sqlite3";
 import type { WriterReply, WriterRequest } from "./sqlite-writer";
@@ -42,6 +42,15 @@ function handle(msg: WriterRequest): WriterReply | undefined {
       try {
         if (!write) throw new Error(failure ?? "writer is closed");
         write(msg.statement, msg.lines, msg.blob);
+        return { type: "done", id: msg.id };
+      } catch (err) {
+        return { type: "failed", id: msg.id, message: (err as Error).message };
+      }
+    case "checkpoint":
+      try {
+        if (!db) throw new Error(failure ?? "writer is closed");
+        const [done] = db.pragma("wal_checkpoint(PASSIVE)") as { log: number; checkpointed: number }[];
+        if (done.log >= msg.restartFrames) db.pragma("wal_checkpoint(RESTART)");
         return { type: "done", id: msg.id };
       } catch (err) {
         return { type: "failed", id: msg.id, message: (err as Error).message };

@@ -15,6 +15,7 @@ import { workerEntry } from "../worker-entry";
 export type WriterRequest =
   | { type: "open"; file: string; synchronous: "NORMAL" | "FULL"; statements: string[] }
   | { type: "write"; id: number; statement: number; lines: string; blob?: Uint8Array }
+  | { type: "checkpoint"; id: number; restartFrames: number }
   | { type: "close"; id: number };
 
 export type WriterReply = { type: "done"; id: number } | { type: "failed"; id: number; message: string };
@@ -52,6 +53,18 @@ export class SqliteWriter {
    */
   write(statement: number, lines: string, blob?: Uint8Array<ArrayBuffer>): Promise<void> {
     return this.send((id) => ({ type: "write", id, statement, lines, blob }), blob);
+  }
+
+  /**
+   * Copies committed pages from the WAL into the database file on this thread, for a connection that commits on the
+   * event loop with `wal_autocheckpoint = 0`: SQLite's automatic checkpoint runs inside the commit that crosses its
+   * threshold, and its copy and fsyncs stalled that commit, and the event loop, for 2–10 ms several times a second.
+   * PASSIVE never waits for the writer. While commits keep landing during checkpoints, the WAL cannot start over and
+   * grows; once it holds `restartFrames` pages, a RESTART checkpoint makes the next commit wait for it and start the
+   * WAL over.
+   */
+  checkpoint(restartFrames: number): Promise<void> {
+    return this.send((id) => ({ type: "checkpoint", id, restartFrames }));
   }
 
   /** Closes the writer's connection after the batches already sent, then ends the thread. */
