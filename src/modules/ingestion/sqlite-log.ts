@@ -77,8 +77,15 @@ export class SqliteLog implements EventLog {
       this.checkpointing = true;
       this.checkpointer
         .checkpoint(RESTART_FRAMES)
-        .catch((err) => log.warn({ err: (err as Error).message }, "event log checkpoint failed; retrying"))
-        .finally(() => (this.checkpointing = false));
+        .then(
+          () => (this.checkpointing = false),
+          (err) => {
+            // Without the thread the WAL would grow without bound: commits checkpoint again, stalls and all.
+            clearInterval(this.checkpointTimer);
+            this.db.pragma("wal_autocheckpoint = 1000");
+            log.error({ err: (err as Error).message }, "event log checkpoint thread failed; commits checkpoint the WAL themselves from now on");
+          },
+        );
     }, CHECKPOINT_MS);
     this.insert = this.db.prepare(
       "INSERT OR IGNORE INTO events (id, type, ts, data, received) VALUES (?, ?, ?, ?, ?)",
@@ -189,7 +196,8 @@ export class SqliteLog implements EventLog {
     if (this.pending.length) this.flush();
     for (const w of this.waiters.splice(0)) w();
     clearInterval(this.checkpointTimer);
-    await this.checkpointer.close();
+    // A checkpoint thread that failed has nothing to finish; the log's own file still closes.
+    await this.checkpointer.close().catch(() => undefined);
     // The last connection to close checkpoints the whole WAL into the file.
     this.db.close();
   }

@@ -8,7 +8,8 @@
  * item's token its traceparent, header `Cleave-Events: <count>`): the publisher's write and acknowledgement, the
  * server's store and delivery and each durable reader's ack are paid once per batch. Every decision is an event, so
  * this was a fifth of the split deployment's CPU per score. An event with an id always travels alone, so that
- * JetStream still recognises a repeat of it.
+ * JetStream still recognises a repeat of it; it is stored at once, so it may land ahead of id-less events published
+ * earlier in the same turn (order holds among the events with an id, and among those without).
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
