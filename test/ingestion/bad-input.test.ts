@@ -31,6 +31,7 @@ describe("a single bad event is a 400 that says why", () => {
     ["undeclared field", ok(3, { data: { card: "c", customer: "u", merchant: "m", amount: 1, cvv: "1" } }), /data\.cvv.*not declared/],
     ["missing id", { type: "transaction", timestamp: 1, data: {} }, /missing id/],
     ["empty id", ok(4, { id: "" }), /id must be a non-empty string/],
+    ["id with a line break", ok(9, { id: "tx-1\r\nNats-Expected-Stream: x" }), /id must not contain a line break/],
     ["missing timestamp", { id: "x", type: "transaction", data: {} }, /missing timestamp/],
     ["unparseable timestamp", ok(5, { timestamp: "yesterday" }), /neither an ISO-8601/],
     ["timestamp far in the future", ok(6, { timestamp: Date.now() + 86_400_000 }), /in the future.*maxFutureSeconds/],

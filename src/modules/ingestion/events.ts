@@ -118,6 +118,8 @@ export class EventValidator {
     if (typeof e.id !== "string" || e.id.length === 0 || e.id.length > MAX_ID) {
       return `id must be a non-empty string of at most ${MAX_ID} characters`;
     }
+    // The id is JetStream's Nats-Msg-Id header on the NATS bus, where a line break cannot go: refused in every placement.
+    if (/[\r\n]/.test(e.id)) return "id must not contain a line break";
     if (e.type === undefined) return "missing type";
     const check = typeof e.type === "string" ? this.checks.get(e.type) : undefined;
     if (!check) return `unknown event type ${JSON.stringify(e.type)}; known: ${this.types.join(", ") || "(none configured)"}`;
