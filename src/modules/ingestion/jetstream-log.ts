@@ -5,8 +5,8 @@
  * Messages are plain JSON, readable by any NATS client.
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { createInbox, headers, type NatsConnection } from "@nats-io/transport-node";
-import type { JetStreamPublisher } from "../../runtime/bus/jetstream-publisher";
+import { createInbox, type NatsConnection } from "@nats-io/transport-node";
+import { type JetStreamPublisher, wireHeaders } from "../../runtime/bus/jetstream-publisher";
 import type { LoggedEvent } from "./contract";
 import type { ValidEvent } from "./events";
 import { READ_BUDGET_BYTES, type Appended, type EventLog } from "./log";
@@ -87,8 +87,8 @@ export class JetStreamLog implements EventLog {
   async append(events: ValidEvent[]): Promise<Appended[]> {
     const appended = await Promise.all(
       events.map((e) => {
-        const h = headers();
-        h.set("Nats-Msg-Id", e.id);
+        // Validation refused ids with a line break, which a header cannot hold.
+        const h = wireHeaders([["Nats-Msg-Id", e.id]]);
         const body = JSON.stringify({ id: e.id, type: e.type, ts: e.ts, data: e.data });
         return this.publisher.publish(this.subject, body, h, `event ${e.id}`);
       }),

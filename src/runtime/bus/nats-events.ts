@@ -15,7 +15,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamCl
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { decode, encode } from "../codec";
 import { CleaveError, unavailable } from "../errors";
-import type { JetStreamPublisher } from "./jetstream-publisher";
+import { type JetStreamPublisher, wireHeaders } from "./jetstream-publisher";
 import type { Logger } from "../log";
 import { TurnBatcher } from "../turn-batcher";
 import { type BatchItem, batchItemSize, batchItemsLimit, decodeBatch, encodeBatch } from "./nats-batch";
@@ -25,21 +25,7 @@ const H_TRACE = "traceparent";
 const H_MSG_ID = "Nats-Msg-Id";
 const H_BATCH = "Cleave-Events";
 
-const textEncoder = new TextEncoder();
 const NEWLINE = /[\r\n]/;
-
-/**
- * Headers written straight to their wire form. nats-core's publish only calls `encode()` on the headers it is given;
- * its own MsgHdrs canonicalizes and searches keys on every `set`, a tenth of a publishing process's CPU when every
- * decision is an event.
- */
-function wireHeaders(pairs: [string, string | undefined][]): MsgHdrs | undefined {
-  let text = "";
-  for (const [key, value] of pairs) if (value) text += `\r\n${key}: ${value}`;
-  if (!text) return undefined;
-  const bytes = textEncoder.encode(`NATS/1.0${text}\r\n\r\n`);
-  return { encode: () => bytes } as unknown as MsgHdrs;
-}
 
 /** One stored message's events: a batch's items in publish order, or the message itself. */
 function readEvents(data: Uint8Array, h: MsgHdrs | undefined): EventEnvelope[] {
