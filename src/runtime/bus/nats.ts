@@ -56,6 +56,9 @@ function authenticatorOf(opts: NatsOptions): Authenticator | undefined {
   return undefined;
 }
 
+/** The server's empty 503 answer to a call (or a batch of calls) that no process subscribes to. */
+const notServed = (module: string | undefined) => unavailable(`module "${module}" is not served by any process`, { module });
+
 /** A reply's bytes: a message of its own (maybe spilled, as its headers say) or one item of a batch. */
 interface Received {
   data: Uint8Array;
@@ -207,7 +210,7 @@ export class NatsTransport implements Transport {
     if (!w) return; // answered after its deadline
     // The server answers a call nobody serves with an empty 503 status message (the client asks it to).
     const noResponders = msg.data.length === 0 && msg.headers?.code === 503;
-    this.settle(token, msg, noResponders ? unavailable(`module "${w.module}" is not served by any process`, { module: w.module }) : undefined);
+    this.settle(token, msg, noResponders ? notServed(w.module) : undefined);
   }
 
   private async repliedBatch(batch: string, msg: Msg) {
@@ -215,8 +218,7 @@ export class NatsTransport implements Transport {
     this.batchTokens.delete(batch);
     if (msg.data.length === 0 && msg.headers?.code === 503) {
       for (const token of tokens ?? []) {
-        const module = this.waiting.get(token)?.module;
-        this.settle(token, undefined, unavailable(`module "${module}" is not served by any process`, { module }));
+        this.settle(token, undefined, notServed(this.waiting.get(token)?.module));
       }
       return;
     }
