@@ -95,6 +95,25 @@ test("concurrent requests are batched, and each gets exactly its own rows back",
   expect(after.batchSize.max).toBeGreaterThan(1);
 });
 
+test("an event-loop model works through a backlog of quick runs in the turn it starts, not a turn per run", async () => {
+  await load("turns", "1", mlp([30, 64, 1], { seed: 8 }), { workers: 0, batching: { maxBatchSize: 1 } });
+  const call = (i: number) => proc.bus.call("inference", "infer", { name: "turns", inputs: [{ name: "x", datatype: "FP32", shape: [1, 30], data: row(i) }] });
+  await call(0);
+  let turns = 0;
+  let done = false;
+  const tick = () => {
+    turns++;
+    if (!done) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => call(i)));
+  done = true;
+  expect(results.every((r: any) => r.outputs[0].shape[0] === 1)).toBe(true);
+  expect((await stats("turns", "1")).batches).toBe(9);
+  // onnxruntime-node's own run() defers each run to a later turn (setImmediate): eight runs took eight turns.
+  expect(turns).toBe(0);
+});
+
 test("a full queue answers 429 with Retry-After", async () => {
   await load("q", "1", slowMlp(20), { workers: 1, batching: { maxBatchSize: 1, maxQueue: 2 } });
   const rows = Array.from({ length: 8 }, () => Array(64).fill(0.5));

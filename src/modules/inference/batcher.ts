@@ -30,6 +30,16 @@ interface Pending {
 
 /** A request arriving at least this long (ms) after the previous one, to an idle model, runs at once. */
 const IDLE_MS = 0.05;
+/**
+ * ...unless the model runs on the event loop and its last run took longer than this (ms): such a run starts at the
+ * end of the event loop's turn, not in the middle of the I/O the turn is handling (a health check behind it).
+ */
+const QUICK_RUN_MS = 1;
+/**
+ * Event-loop runs of a backlog follow each other within one turn while they add up to less than this (ms): a model
+ * without a batch dimension then costs no extra turn per request. Past it, the next run waits for the next turn.
+ */
+const TURN_BUDGET_MS = 1;
 
 const overloaded = (message: string) => new CleaveError("RESOURCE_EXHAUSTED", message, { retryAfterSeconds: 1 });
 
@@ -41,6 +51,10 @@ export class Scheduler {
   private idleWaiters: (() => void)[] = [];
   /** When the latest request arrived, and how long after the one before it (ms). */
   private lastArrival = -Infinity;
+  /** How long the last run held the event loop (ms; 0 for runs in worker threads). */
+  private lastRunMs = 0;
+  /** When the current chain of pumps started (the turn's first pump). */
+  private chainStart = 0;
   private arrivalGap = Infinity;
   private closed = false;
 
@@ -97,11 +111,13 @@ export class Scheduler {
     return { rows: Math.max(rows, 0), key };
   }
 
-  private schedule(): void {
+  /** `yieldFirst`: let the event loop take I/O before the next pump, whatever the arrival gap says. */
+  private schedule(yieldFirst = false): void {
     if (this.scheduled) return;
     this.scheduled = true;
     const go = () => {
       this.scheduled = false;
+      this.chainStart = performance.now();
       this.pump();
     };
     // Waiting for the next turn of the event loop (setImmediate) lets requests that arrive together join one batch,
@@ -109,7 +125,7 @@ export class Scheduler {
     // before it, to an idle model, has nobody to wait for: it runs at once. Under load requests arrive in bursts
     // (microseconds apart), so they wait and batch — even when the event loop spent a while on other work since the
     // last run, which is why the gap between arrivals is the signal, not the time since the last run.
-    if (this.running === 0 && this.arrivalGap > IDLE_MS) queueMicrotask(go);
+    if (!yieldFirst && this.running === 0 && this.arrivalGap > IDLE_MS && this.lastRunMs <= QUICK_RUN_MS) queueMicrotask(go);
     else setImmediate(go);
   }
 
@@ -161,8 +177,11 @@ export class Scheduler {
     for (const p of batch) this.stats.queued(now - p.enqueued);
     this.stats.batch(batch.length, rows);
     const feeds = batch.length === 1 ? batch[0].feeds : concat(batch.map((p) => p.feeds));
-    this.executor
-      .run(feeds, this.fetches)
+    const started = performance.now();
+    const run = this.executor.run(feeds, this.fetches);
+    // An event-loop executor has finished its run by now (onnxruntime's run is synchronous native code).
+    if (this.executor.workers === 0) this.lastRunMs = performance.now() - started;
+    run
       .then(
         (outputs) => {
           if (batch.length === 1) return batch[0].resolve(outputs);
@@ -183,7 +202,11 @@ export class Scheduler {
       )
       .finally(() => {
         this.running--;
-        this.pump();
+        // A run on the event loop ends in the turn that started it. Once a backlog's runs have held this turn for
+        // long enough, the next batch waits a turn so that I/O (health checks, other models' requests) gets in.
+        const yieldNow = this.executor.workers === 0 && this.queue.length > 0 && performance.now() - this.chainStart > TURN_BUDGET_MS;
+        if (yieldNow) this.schedule(true);
+        else this.pump();
       });
   }
 

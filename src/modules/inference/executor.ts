@@ -2,7 +2,7 @@
  * Where a model's runs happen: on the event loop (cheapest for models that run in microseconds) or in a pool of
  * worker threads (for models slow enough that a synchronous `session.run` would stall everything else).
  */
-import type { InferenceSession } from "onnxruntime-node";
+import type { NativeSession } from "../../runtime/native/onnxruntime";
 import { createSession, type Feeds, runSession, type SessionSettings } from "./session";
 import { workerEntry } from "../../runtime/worker-entry";
 import type { WorkerReply, WorkerRequest } from "./worker";
@@ -18,7 +18,7 @@ export interface Executor {
 export class InlineExecutor implements Executor {
   readonly slots = 1;
   readonly workers = 0;
-  constructor(private readonly session: InferenceSession) {}
+  constructor(private readonly session: NativeSession) {}
 
   static async create(bytes: Uint8Array, settings: SessionSettings): Promise<InlineExecutor> {
     return new InlineExecutor(await createSession(bytes, settings));
@@ -29,7 +29,7 @@ export class InlineExecutor implements Executor {
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    this.session.dispose();
   }
 }
 

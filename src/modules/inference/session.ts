@@ -2,8 +2,8 @@
  * One onnxruntime session and the conversion between our tensors and onnxruntime's, shared by the event-loop
  * executor and the worker threads (so both run exactly the same code).
  */
-import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
-import { loadOnnxRuntime } from "../../runtime/native/onnxruntime";
+import type { Tensor as OrtTensor } from "onnxruntime-node";
+import { loadOnnxBinding, loadOnnxRuntime, type NativeSession } from "../../runtime/native/onnxruntime";
 import { DATATYPES, datatypeOfOrt, type Tensor } from "./tensor";
 
 export interface SessionSettings {
@@ -17,21 +17,27 @@ export type Feeds = Record<string, Tensor>;
 
 let loadedOrt: Awaited<ReturnType<typeof loadOnnxRuntime>> | undefined;
 
-export async function createSession(bytes: Uint8Array, settings: SessionSettings): Promise<InferenceSession> {
-  const ort = await loadOnnxRuntime();
-  return ort.InferenceSession.create(bytes, {
+/**
+ * A model loaded into onnxruntime's native session, run synchronously (see loadOnnxBinding): a run on the event loop
+ * completes in the turn that starts it, and a worker thread answers as soon as its run ends.
+ */
+export async function createSession(bytes: Uint8Array, settings: SessionSettings): Promise<NativeSession> {
+  const session = (await loadOnnxBinding()).createNativeSession();
+  session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
     intraOpNumThreads: settings.intraOpThreads,
     interOpNumThreads: settings.interOpThreads,
     graphOptimizationLevel: settings.graphOptimizationLevel,
     executionMode: settings.executionMode,
+    executionProviders: [],
     // Load and run failures reach the caller (and our log) as errors; onnxruntime's own stderr lines would only
     // duplicate them, and its warnings (old opsets, initializers listed as inputs) are for model authors.
     logSeverityLevel: 4,
   });
+  return session;
 }
 
 /** Runs the session; `fetches` names the outputs to compute (never a non-tensor one onnxruntime cannot return). */
-export async function runSession(session: InferenceSession, feeds: Feeds, fetches: readonly string[]): Promise<Feeds> {
+export async function runSession(session: NativeSession, feeds: Feeds, fetches: readonly string[]): Promise<Feeds> {
   // Loaded once per thread (a session exists, so the module is already loaded): no await on the hot path.
   const ort = (loadedOrt ??= await loadOnnxRuntime());
   const ortFeeds: Record<string, OrtTensor> = {};
@@ -45,7 +51,9 @@ export async function runSession(session: InferenceSession, feeds: Feeds, fetche
       ortFeeds[name] = tensor;
     } else ortFeeds[name] = new ort.Tensor(DATATYPES[t.datatype].ort as "float32", t.data as Float32Array, t.shape);
   }
-  const results = await session.run(ortFeeds, fetches as string[]);
+  const wanted: Record<string, null> = {};
+  for (const name of fetches) wanted[name] = null;
+  const results = session.run(ortFeeds, wanted, {});
   const out: Feeds = {};
   for (const name of fetches) {
     const r = results[name];

@@ -5,7 +5,7 @@
  * Protocol: {type:"init", bytes, settings} → {type:"ready"} | {type:"error"}; {type:"run", id, feeds, fetches}
  * → {type:"result", id, outputs} | {type:"error", id, message}.
  */
-import type { InferenceSession } from "onnxruntime-node";
+import type { NativeSession } from "../../runtime/native/onnxruntime";
 import { createSession, type Feeds, runSession, type SessionSettings } from "./session";
 
 declare const self: Worker;
@@ -18,7 +18,7 @@ export type WorkerReply =
   | { type: "result"; id: number; outputs: Feeds }
   | { type: "error"; id?: number; message: string };
 
-let session: InferenceSession | undefined;
+let session: NativeSession | undefined;
 
 function transferables(outputs: Feeds): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();

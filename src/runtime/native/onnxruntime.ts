@@ -43,3 +43,37 @@ export function loadOnnxRuntime(): Promise<Ort> {
   })();
   return loaded;
 }
+
+/** A value as onnxruntime-node's native binding takes and returns it (an onnxruntime-common Tensor has these). */
+export interface NativeValue {
+  type: string;
+  dims: readonly number[];
+  data: unknown;
+}
+
+/** onnxruntime-node's native session (dist/binding): loads a model and runs it synchronously. */
+export interface NativeSession {
+  loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
+  run(feeds: Record<string, NativeValue>, fetches: Record<string, null>, options: object): Record<string, NativeValue>;
+  dispose(): void;
+}
+
+/**
+ * The native binding under onnxruntime-node's InferenceSession, for callers that want a run to happen now: the
+ * package's wrapper defers every `run` to a later turn of the event loop (setImmediate), and a caller that already
+ * chose its moment (a batch formed at the end of a turn) pays one more trip round the loop for nothing.
+ */
+export async function loadOnnxBinding(): Promise<{ createNativeSession(): NativeSession }> {
+  await loadOnnxRuntime();
+  // @ts-ignore: an internal module of onnxruntime-node without type declarations (the version is pinned).
+  const { binding, initOrt } = (await import("onnxruntime-node/dist/binding")) as {
+    binding: { InferenceSession: new () => NativeSession };
+    initOrt: () => void;
+  };
+  return {
+    createNativeSession() {
+      initOrt();
+      return new binding.InferenceSession();
+    },
+  };
+}
