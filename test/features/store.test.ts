@@ -4,6 +4,7 @@
  * written as tails read back whole.
  */
 import { expect, test } from "bun:test";
+import Database from "better-sqlite3";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,5 +78,68 @@ test("states written as tails between whole writes read back the same after a re
   const back = store.peek(0, "c1")!;
   expect({ ts: back.ts, seq: back.seq, cols: back.cols }).toEqual(live);
   expect(live.ts).toHaveLength(201);
+  await store.close();
+});
+
+test("a checkpoint that appends a tail writes the new events and the entity's time, not its stored state again", async () => {
+  const plan = compilePlan(Value.Default(FeatureConfig, structuredClone(featureConfig)) as never, eventTypes as never);
+  const dir = mkdtempSync(join(tmpdir(), "cleave-store-"));
+  const store = new OnlineStore(dir, plan, 100_000);
+  const applier = new FeatureApplier(plan, store.stateOf, store.touched);
+  const t0 = Date.UTC(2026, 0, 1);
+  let seq = 0;
+  const pay = (ts: number) => applier.insert({ seq: ++seq, type: "transaction", ts, data: { card: "c1", customer: "cu", merchant: "m", amount: 1 } }, ts);
+  const checkpoint = () => store.checkpoint({ position: seq, watermark: t0, applied: seq, lateDropped: 0 });
+  for (let i = 0; i < 500; i++) pay(t0 + i);
+  await checkpoint(); // whole
+  // SQLite rewrites a record whole when any of its columns changes: count the writes to the stored states.
+  const watcher = new Database(join(dir, "features.sqlite"));
+  watcher.exec(`CREATE TABLE state_writes (n INTEGER);
+    CREATE TRIGGER state_updated AFTER UPDATE ON entities BEGIN INSERT INTO state_writes VALUES (1); END;
+    CREATE TRIGGER state_inserted AFTER INSERT ON entities BEGIN INSERT INTO state_writes VALUES (1); END;`);
+  for (let round = 1; round <= 3; round++) {
+    for (let k = 0; k < 5; k++) pay(t0 + 1000 * round + k);
+    await checkpoint(); // tails
+  }
+  expect((watcher.prepare("SELECT count(*) AS n FROM state_writes").get() as { n: number }).n).toBe(0);
+  expect((watcher.prepare("SELECT count(*) AS n FROM entity_tails WHERE kind = 'card' AND id = 'c1'").get() as { n: number }).n).toBe(3);
+  expect((watcher.prepare("SELECT last_ts FROM entity_seen WHERE kind = 'card' AND id = 'c1'").get() as { last_ts: number }).last_ts).toBe(t0 + 3004);
+  watcher.close();
+  await store.close();
+});
+
+test("a store written by the schema before entity_seen opens with its states, tails and times", async () => {
+  const plan = compilePlan(Value.Default(FeatureConfig, structuredClone(featureConfig)) as never, eventTypes as never);
+  const dir = mkdtempSync(join(tmpdir(), "cleave-store-"));
+  const t0 = Date.UTC(2026, 0, 1);
+  const cols = plan.entities[0].columns.length;
+  const state = (from: number, to: number) => ({
+    ts: Array.from({ length: to - from }, (_, i) => t0 + from + i),
+    seq: Array.from({ length: to - from }, (_, i) => from + i + 1),
+    cols: Array.from({ length: cols }, () => Array.from({ length: to - from }, () => null)),
+  });
+  // Schema version 2, as the previous build wrote it.
+  const old = new Database(join(dir, "features.sqlite"));
+  old.pragma("journal_mode = WAL");
+  old.exec(`CREATE TABLE entities (kind TEXT NOT NULL, id TEXT NOT NULL, last_ts REAL NOT NULL, state BLOB NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
+    CREATE TABLE entity_tails (kind TEXT NOT NULL, id TEXT NOT NULL, n INTEGER NOT NULL, chunk BLOB NOT NULL, PRIMARY KEY (kind, id, n)) WITHOUT ROWID;
+    PRAGMA user_version = 2;`);
+  old.prepare("INSERT INTO entities VALUES ('card', 'kept', ?, ?)").run(t0 + 9, encodeState(state(0, 8)));
+  old.prepare("INSERT INTO entity_tails VALUES ('card', 'kept', 1, ?)").run(encodeState(state(8, 10)));
+  old.prepare("INSERT INTO entities VALUES ('card', 'silent', ?, ?)").run(t0 - 400 * DAY, encodeState({ ...state(0, 1), ts: [t0 - 400 * DAY] }));
+  old.close();
+
+  const store = new OnlineStore(dir, plan, 100_000);
+  expect(store.peek(0, "kept")!.ts).toEqual(state(0, 10).ts);
+  let removed = 0;
+  for (let done = false; !done; ) {
+    const swept = store.sweep(t0);
+    removed += swept.removed;
+    done = swept.passDone;
+  }
+  expect(removed).toBe(1);
+  expect(store.peek(0, "silent")).toBeUndefined();
+  expect(store.peek(0, "kept")).toBeDefined();
   await store.close();
 });

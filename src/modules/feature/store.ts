@@ -33,6 +33,22 @@ const MIGRATIONS = [
      chunk BLOB NOT NULL,
      PRIMARY KEY (kind, id, n)
    ) WITHOUT ROWID;`,
+  // An entity's newest event time moves to a small row of its own: SQLite rewrites a record whole (overflow pages
+  // and all) when any column changes, so updating it beside the state rewrote the whole state at every checkpoint
+  // that only appended a tail (growing with history). Tails move to a rowid table: a new tail is appended at the
+  // table's end instead of splitting a page of inline blobs at its key (~85 µs a tail once the table outgrew memory).
+  `CREATE TABLE entity_seen (
+     kind TEXT NOT NULL,
+     id TEXT NOT NULL,
+     last_ts REAL NOT NULL,  -- newest event time in the state: an entity silent past its retention is deleted
+     PRIMARY KEY (kind, id)
+   ) WITHOUT ROWID;
+   INSERT INTO entity_seen (kind, id, last_ts) SELECT kind, id, last_ts FROM entities;
+   ALTER TABLE entities DROP COLUMN last_ts;
+   CREATE TABLE entity_tails_v3 (kind TEXT NOT NULL, id TEXT NOT NULL, n INTEGER NOT NULL, chunk BLOB NOT NULL, UNIQUE (kind, id, n));
+   INSERT INTO entity_tails_v3 (kind, id, n, chunk) SELECT kind, id, n, chunk FROM entity_tails;
+   DROP TABLE entity_tails;
+   ALTER TABLE entity_tails_v3 RENAME TO entity_tails;`,
 ];
 
 /** What of a state is on disk: its newest event, and how its row and tails are made up. */
@@ -75,9 +91,26 @@ const SET_META = 2;
 const APPEND_TAIL = 3;
 const DROP_TAILS = 4;
 const TOUCH = 5;
+const FORGET = 6;
 /** A state is written whole when it has this many tails, or more events in them than in its row (and at least 64). */
 const MAX_TAILS = 16;
 const MIN_TAIL_EVENTS = 64;
+
+/**
+ * How a changed state will be written: whole, or as its events from index `from` on; `events` is how many that
+ * encodes, what a checkpoint slice is bounded by (counting whole histories instead cut the slices of an entity with
+ * a long history down to one state each, so a checkpoint's transactions grew with history).
+ */
+function pendingWrite(c: Cached): { whole: boolean; from: number; events: number } {
+  const s = c.state;
+  const n = s.ts.length;
+  const saved = c.saved;
+  if (!saved || s.spliced) return { whole: true, from: 0, events: n };
+  const from = firstAfter(s, saved.ts, saved.seq);
+  const fresh = n - from;
+  const whole = saved.tails >= MAX_TAILS || saved.tailEvents + fresh > Math.max(MIN_TAIL_EVENTS, saved.baseEvents);
+  return whole ? { whole, from, events: n } : { whole, from, events: fresh };
+}
 
 export class OnlineStore {
   private readonly db: Db;
@@ -90,6 +123,7 @@ export class OnlineStore {
   private readonly loadTails;
   private readonly remove;
   private readonly removeTails;
+  private readonly forget;
   private readonly writer: SqliteWriter;
   private sweepCursor: [string, string] = ["", ""];
   private storedCount = { at: 0, n: 0 };
@@ -103,15 +137,16 @@ export class OnlineStore {
     this.load = this.db.prepare("SELECT state FROM entities WHERE kind = ? AND id = ?").pluck();
     this.loadTails = this.db.prepare("SELECT chunk FROM entity_tails WHERE kind = ? AND id = ? ORDER BY n").pluck();
     this.remove = this.db.prepare("DELETE FROM entities WHERE kind = ? AND id = ?");
+    this.forget = this.db.prepare("DELETE FROM entity_seen WHERE kind = ? AND id = ?");
     this.removeTails = this.db.prepare("DELETE FROM entity_tails WHERE kind = ? AND id = ?");
     this.writer = new SqliteWriter(this.file, "NORMAL", [
-      "INSERT INTO entities (kind, id, last_ts, state) VALUES (?, ?, ?, ?) " +
-        "ON CONFLICT (kind, id) DO UPDATE SET last_ts = excluded.last_ts, state = excluded.state",
+      "INSERT INTO entities (kind, id, state) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET state = excluded.state",
       "DELETE FROM entities WHERE kind = ? AND id = ?",
       "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
       "INSERT OR REPLACE INTO entity_tails (kind, id, n, chunk) VALUES (?, ?, ?, ?)",
       "DELETE FROM entity_tails WHERE kind = ? AND id = ?",
-      "UPDATE entities SET last_ts = ? WHERE kind = ? AND id = ?",
+      "INSERT INTO entity_seen (kind, id, last_ts) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET last_ts = excluded.last_ts",
+      "DELETE FROM entity_seen WHERE kind = ? AND id = ?",
     ]);
     const count = this.db.prepare("SELECT count(*) FROM entities").pluck().get() as number;
     this.stored = new Bloom(Math.max(1_000_000, 2 * count));
@@ -188,7 +223,7 @@ export class OnlineStore {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
       let end = i;
       for (let events = 0; end < batch.length && end - i < CHECKPOINT_SLICE && events < SLICE_EVENTS; end++) {
-        events += batch[end].c.state.ts.length;
+        events += pendingWrite(batch[end].c).events;
       }
       writes.push(this.write(batch.slice(i, end)));
       i = end;
@@ -211,7 +246,7 @@ export class OnlineStore {
    * appended since its last write, or whole (new, spliced, or with enough tails).
    */
   private write(slice: { entity: number; c: Cached }[]): Promise<void> {
-    const rows: string[][] = [[], [], [], [], [], []];
+    const rows: string[][] = [[], [], [], [], [], [], []];
     // Whole states and tails go in two writes, so in two buffers (each is transferred to the writer thread).
     const parts: Record<number, { bytes: Buffer[]; size: number }> = { [UPSERT]: { bytes: [], size: 0 }, [APPEND_TAIL]: { bytes: [], size: 0 } };
     const put = (statement: number, bytes: Buffer) => {
@@ -229,25 +264,26 @@ export class OnlineStore {
       if (n === 0) {
         rows[REMOVE].push(encodeRow([kind, c.id]));
         rows[DROP_TAILS].push(encodeRow([kind, c.id]));
+        rows[FORGET].push(encodeRow([kind, c.id]));
         c.saved = undefined;
         continue;
       }
       const last = { ts: s.ts[n - 1], seq: s.seq[n - 1] };
       const saved = c.saved;
-      const from = saved && !s.spliced ? firstAfter(s, saved.ts, saved.seq) : 0;
+      const { from, whole } = pendingWrite(c);
       const fresh = n - from;
       // Only expiry since the last write: what is on disk is the same state with older events, dropped at load.
       if (saved && !s.spliced && fresh === 0) continue;
-      const whole = !saved || s.spliced || saved.tails >= MAX_TAILS || saved.tailEvents + fresh > Math.max(MIN_TAIL_EVENTS, saved.baseEvents);
-      if (whole) {
-        rows[UPSERT].push(encodeRow([kind, c.id, last.ts, put(UPSERT, encodeState(s))]));
+      if (whole || !saved) {
+        rows[UPSERT].push(encodeRow([kind, c.id, put(UPSERT, encodeState(s))]));
         rows[DROP_TAILS].push(encodeRow([kind, c.id]));
+        rows[TOUCH].push(encodeRow([kind, c.id, last.ts]));
         c.saved = { ...last, baseEvents: n, tails: 0, tailEvents: 0 };
         s.spliced = false;
         this.stored.add(`${kind}\u0001${c.id}`);
       } else {
         rows[APPEND_TAIL].push(encodeRow([kind, c.id, saved.tails + 1, put(APPEND_TAIL, encodeState(suffixOf(s, from)))]));
-        rows[TOUCH].push(encodeRow([last.ts, kind, c.id]));
+        rows[TOUCH].push(encodeRow([kind, c.id, last.ts]));
         c.saved = { ...last, baseEvents: saved.baseEvents, tails: saved.tails + 1, tailEvents: saved.tailEvents + fresh };
       }
     }
@@ -263,7 +299,7 @@ export class OnlineStore {
     };
     // Whole states before their old tails go (a crash in between leaves tails that add nothing at load), tails
     // after the rows they extend.
-    const order = [UPSERT, DROP_TAILS, REMOVE, APPEND_TAIL, TOUCH];
+    const order = [UPSERT, DROP_TAILS, REMOVE, FORGET, APPEND_TAIL, TOUCH];
     const done = order.map((st) => (rows[st].length ? this.writer.write(st, rows[st].join("\n"), parts[st] ? blobOf(st) : undefined) : undefined));
     return Promise.all(done).then(
       () => undefined,
@@ -288,7 +324,7 @@ export class OnlineStore {
    */
   sweep(watermark: number): { removed: number; passDone: boolean } {
     const rows = this.db
-      .prepare("SELECT kind, id, last_ts FROM entities WHERE (kind, id) > (?, ?) ORDER BY kind, id LIMIT ?")
+      .prepare("SELECT kind, id, last_ts FROM entity_seen WHERE (kind, id) > (?, ?) ORDER BY kind, id LIMIT ?")
       .all(this.sweepCursor[0], this.sweepCursor[1], SWEEP_BATCH) as { kind: string; id: string; last_ts: number }[];
     this.sweepCursor = rows.length < SWEEP_BATCH ? ["", ""] : [rows[rows.length - 1].kind, rows[rows.length - 1].id];
     const byName = new Map(this.plan.entities.map((e, i) => [e.name, i]));
@@ -304,6 +340,7 @@ export class OnlineStore {
         if (cached) this.caches[i!].delete(r.id);
         removed += this.remove.run(r.kind, r.id).changes;
         this.removeTails.run(r.kind, r.id);
+        this.forget.run(r.kind, r.id);
       }
     })();
     return { removed, passDone: rows.length < SWEEP_BATCH };
