@@ -17,12 +17,19 @@ import { OnlineStore } from "../../src/modules/feature/store";
 import { eventTypes, featureConfig } from "./config";
 
 const DAY = 86_400_000;
+const t0 = Date.UTC(2026, 0, 1);
+const newPlan = () => compilePlan(Value.Default(FeatureConfig, structuredClone(featureConfig)) as never, eventTypes as never);
+
+/** A store in a fresh directory, and the applier that feeds it. */
+function openStore() {
+  const plan = newPlan();
+  const dir = mkdtempSync(join(tmpdir(), "cleave-store-"));
+  const store = new OnlineStore(dir, plan, 100_000);
+  return { plan, dir, store, applier: new FeatureApplier(plan, store.stateOf, store.touched) };
+}
 
 test("sweeps delete every entity silent past its retention, and only those, over passes of several calls", async () => {
-  const plan = compilePlan(Value.Default(FeatureConfig, structuredClone(featureConfig)) as never, eventTypes as never);
-  const store = new OnlineStore(mkdtempSync(join(tmpdir(), "cleave-store-")), plan, 100_000);
-  const applier = new FeatureApplier(plan, store.stateOf, store.touched);
-  const t0 = Date.UTC(2026, 0, 1);
+  const { store, applier } = openStore();
   let seq = 0;
   const pay = (card: string, ts: number) =>
     applier.insert({ seq: ++seq, type: "transaction", ts, data: { card, customer: `cu-${card}`, merchant: "m", amount: 1 } }, ts);
@@ -48,11 +55,9 @@ test("sweeps delete every entity silent past its retention, and only those, over
 });
 
 test("states written as tails between whole writes read back the same after a restart, stale tails adding nothing", async () => {
-  const plan = compilePlan(Value.Default(FeatureConfig, structuredClone(featureConfig)) as never, eventTypes as never);
-  const dir = mkdtempSync(join(tmpdir(), "cleave-store-"));
-  let store = new OnlineStore(dir, plan, 100_000);
-  const applier = new FeatureApplier(plan, store.stateOf, store.touched);
-  const t0 = Date.UTC(2026, 0, 1);
+  const opened = openStore();
+  const { plan, dir, applier } = opened;
+  let store = opened.store;
   let seq = 0;
   const pay = (card: string, ts: number, amount: number) =>
     applier.insert({ seq: ++seq, type: "transaction", ts, data: { card, customer: "cu", merchant: "m", amount } }, ts);
@@ -82,11 +87,7 @@ test("states written as tails between whole writes read back the same after a re
 });
 
 test("a checkpoint that appends a tail writes the new events and the entity's time, not its stored state again", async () => {
-  const plan = compilePlan(Value.Default(FeatureConfig, structuredClone(featureConfig)) as never, eventTypes as never);
-  const dir = mkdtempSync(join(tmpdir(), "cleave-store-"));
-  const store = new OnlineStore(dir, plan, 100_000);
-  const applier = new FeatureApplier(plan, store.stateOf, store.touched);
-  const t0 = Date.UTC(2026, 0, 1);
+  const { dir, store, applier } = openStore();
   let seq = 0;
   const pay = (ts: number) => applier.insert({ seq: ++seq, type: "transaction", ts, data: { card: "c1", customer: "cu", merchant: "m", amount: 1 } }, ts);
   const checkpoint = () => store.checkpoint({ position: seq, watermark: t0, applied: seq, lateDropped: 0 });
@@ -109,9 +110,8 @@ test("a checkpoint that appends a tail writes the new events and the entity's ti
 });
 
 test("a store written by the schema before entity_seen opens with its states, tails and times", async () => {
-  const plan = compilePlan(Value.Default(FeatureConfig, structuredClone(featureConfig)) as never, eventTypes as never);
+  const plan = newPlan();
   const dir = mkdtempSync(join(tmpdir(), "cleave-store-"));
-  const t0 = Date.UTC(2026, 0, 1);
   const cols = plan.entities[0].columns.length;
   const state = (from: number, to: number) => ({
     ts: Array.from({ length: to - from }, (_, i) => t0 + from + i),
