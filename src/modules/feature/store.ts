@@ -274,6 +274,7 @@ export class OnlineStore {
       const fresh = n - from;
       // Only expiry since the last write: what is on disk is the same state with older events, dropped at load.
       if (saved && !s.spliced && fresh === 0) continue;
+      // (A state never saved is always written whole; `!saved` spells that out for the type checker.)
       if (whole || !saved) {
         rows[UPSERT].push(encodeRow([kind, c.id, put(UPSERT, encodeState(s))]));
         rows[DROP_TAILS].push(encodeRow([kind, c.id]));

@@ -28,7 +28,7 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** A request arriving at least this long (ms) after the previous one, to an idle model in worker threads, runs at once. */
+/** A request arriving at least this long (ms) after the previous one, to an idle worker model, goes at once. */
 const IDLE_MS = 0.05;
 /**
  * Event-loop runs of a backlog follow each other within one turn while they add up to less than this (ms): a model

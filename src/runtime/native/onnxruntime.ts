@@ -65,7 +65,7 @@ export interface NativeSession {
  */
 export async function loadOnnxBinding(): Promise<{ createNativeSession(): NativeSession }> {
   await loadOnnxRuntime();
-  // @ts-ignore: an internal module of onnxruntime-node without type declarations (the version is pinned).
+  // @ts-ignore: an internal module of onnxruntime-node without type declarations (package.json pins 1.30.0).
   const { binding, initOrt } = (await import("onnxruntime-node/dist/binding")) as {
     binding: { InferenceSession: new () => NativeSession };
     initOrt: () => void;
