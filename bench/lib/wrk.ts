@@ -42,8 +42,11 @@ export async function runWrk(opts: {
   scriptArgs?: string[];
   extraArgs?: string[];
   env?: Record<string, string>;
+  /** Runs wrk on this vCPU only (`taskset`). */
+  cpu?: number;
 }): Promise<Record<string, any>> {
-  const args = ["wrk", "-t1", `-c${opts.connections}`, `-d${Math.max(1, Math.round(opts.seconds))}s`, ...(opts.extraArgs ?? []), "-s", opts.script, opts.url];
+  const pin = opts.cpu === undefined ? [] : ["taskset", "-c", String(opts.cpu)];
+  const args = [...pin, "wrk", "-t1", `-c${opts.connections}`, `-d${Math.max(1, Math.round(opts.seconds))}s`, ...(opts.extraArgs ?? []), "-s", opts.script, opts.url];
   if (opts.scriptArgs) args.push("--", ...opts.scriptArgs);
   const proc = Bun.spawn(args, { stdout: "pipe", stderr: "inherit", env: { ...process.env, ...opts.env } });
   const out = await new Response(proc.stdout).text();
@@ -54,7 +57,7 @@ export async function runWrk(opts: {
 }
 
 /** POSTs the bodies of `bodyFile` in turn (bench/lib/wrk-post.lua). */
-export async function wrk(opts: { url: string; bodyFile: string; connections: number; seconds: number; headers?: Record<string, string> }): Promise<WrkResult> {
+export async function wrk(opts: { url: string; bodyFile: string; connections: number; seconds: number; headers?: Record<string, string>; cpu?: number }): Promise<WrkResult> {
   const headerArgs = Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
   const r = await runWrk({ ...opts, script: SCRIPT, extraArgs: ["--latency"], scriptArgs: [opts.bodyFile, ...headerArgs] });
   return { requests: r.requests, seconds: r.seconds, p50Us: r.p50Us, p99Us: r.p99Us, errors: r.socketErrors + r.non2xx };
