@@ -77,23 +77,27 @@ async function httpLoad(model: string, mode: string, url: string, width: number,
 /** The vCPU the one-vCPU cells run on; none where `taskset` is missing. */
 const ONE_CPU = Bun.which("taskset") ? cpus().length - 1 : undefined;
 
-function pinThisProcess(cpuList: string): void {
-  const out = Bun.spawnSync(["taskset", "-a", "-p", "-c", cpuList, String(process.pid)], { stdout: "ignore", stderr: "pipe" });
+/** `taskset` on this process: with a CPU list, pins every thread to it; without, returns the current list. */
+function taskset(cpuList?: string): string {
+  const args = cpuList === undefined ? ["-c", "-p"] : ["-a", "-c", "-p", cpuList];
+  const out = Bun.spawnSync(["taskset", ...args, String(process.pid)], { stdout: "pipe", stderr: "pipe" });
   if (out.exitCode !== 0) throw new Error(`taskset failed: ${out.stderr.toString()}`);
+  return out.stdout.toString().trim().split(": ").at(-1)!;
 }
 
 /**
- * Runs `fn` with every thread of this process on ONE_CPU (wrk is pinned there too), then lets them run anywhere
- * again. At concurrency 1 client and server take turns, so sharing a vCPU costs neither; what it takes away is the
- * wake-up of an idle vCPU on each hop, a VM exit on this machine that every server here pays alike (bare Bun.serve
- * ~60 µs per round trip unpinned, ~23 pinned). The unpinned c = 1 cells stay in the table beside these.
+ * Runs `fn` with every thread of this process on ONE_CPU (wrk is pinned there too), then gives them back the CPUs
+ * they had. At concurrency 1 client and server take turns, so sharing a vCPU costs neither; what it takes away is
+ * the wake-up of an idle vCPU on each hop, a VM exit on this machine that every server here pays alike (bare
+ * Bun.serve ~60 µs per round trip unpinned, ~23 pinned). The unpinned c = 1 cells stay in the table beside these.
  */
 async function onOneCpu<T>(fn: () => Promise<T>): Promise<T> {
-  pinThisProcess(String(ONE_CPU));
+  const before = taskset();
+  taskset(String(ONE_CPU));
   try {
     return await fn();
   } finally {
-    pinThisProcess(`0-${cpus().length - 1}`);
+    taskset(before);
   }
 }
 
