@@ -101,7 +101,13 @@ const MIN_TAIL_EVENTS = 64;
  * encodes, what a checkpoint slice is bounded by (counting whole histories instead cut the slices of an entity with
  * a long history down to one state each, so a checkpoint's transactions grew with history).
  */
-function pendingWrite(c: Cached): { whole: boolean; from: number; events: number } {
+interface PendingWrite {
+  whole: boolean;
+  from: number;
+  events: number;
+}
+
+function pendingWrite(c: Cached): PendingWrite {
   const s = c.state;
   const n = s.ts.length;
   const saved = c.saved;
@@ -221,12 +227,15 @@ export class OnlineStore {
     const writes: Promise<void>[] = [];
     for (let i = 0; i < batch.length; ) {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      let end = i;
-      for (let events = 0; end < batch.length && end - i < CHECKPOINT_SLICE && events < SLICE_EVENTS; end++) {
-        events += pendingWrite(batch[end].c).events;
+      // Each state's write is planned once: the plan bounds the slice and is what `write` then carries out.
+      const plans: PendingWrite[] = [];
+      for (let events = 0; i + plans.length < batch.length && plans.length < CHECKPOINT_SLICE && events < SLICE_EVENTS; ) {
+        const plan = pendingWrite(batch[i + plans.length].c);
+        plans.push(plan);
+        events += plan.events;
       }
-      writes.push(this.write(batch.slice(i, end)));
-      i = end;
+      writes.push(this.write(batch.slice(i, i + plans.length), plans));
+      i += plans.length;
     }
     // The position only after every state it covers is written: otherwise a crash could skip their events.
     const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
@@ -243,9 +252,9 @@ export class OnlineStore {
 
   /**
    * Hands a slice of changed states to the writer, their bytes in one transferred buffer: each as the events
-   * appended since its last write, or whole (new, spliced, or with enough tails).
+   * appended since its last write, or whole (new, spliced, or with enough tails), as `plans[k]` says for `slice[k]`.
    */
-  private write(slice: { entity: number; c: Cached }[]): Promise<void> {
+  private write(slice: { entity: number; c: Cached }[], plans: PendingWrite[]): Promise<void> {
     const rows: string[][] = [[], [], [], [], [], [], []];
     // Whole states and tails go in two writes, so in two buffers (each is transferred to the writer thread).
     const parts: Record<number, { bytes: Buffer[]; size: number }> = { [UPSERT]: { bytes: [], size: 0 }, [APPEND_TAIL]: { bytes: [], size: 0 } };
@@ -255,7 +264,7 @@ export class OnlineStore {
       p.size += bytes.length;
       return { $blob: [p.size - bytes.length, bytes.length] };
     };
-    for (const { entity, c } of slice) {
+    for (const [k, { entity, c }] of slice.entries()) {
       const kind = this.plan.entities[entity].name;
       const s = c.state;
       const n = s.ts.length;
@@ -270,7 +279,7 @@ export class OnlineStore {
       }
       const last = { ts: s.ts[n - 1], seq: s.seq[n - 1] };
       const saved = c.saved;
-      const { from, whole } = pendingWrite(c);
+      const { from, whole } = plans[k];
       const fresh = n - from;
       // Only expiry since the last write: what is on disk is the same state with older events, dropped at load.
       if (saved && !s.spliced && fresh === 0) continue;
