@@ -131,6 +131,9 @@ export class RuntimeMetrics {
     for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
       this.registry.removeSingleMetric(name);
     }
+    // V8's heap spaces do not exist in JavaScriptCore: Bun answers v8.getHeapSpaceStatistics() by walking the whole
+    // heap, which stalled the event loop ~30 ms per scrape of a loaded process. nodejs_heap_size_* stay (cheap).
+    for (const kind of ["total", "used", "available"]) this.registry.removeSingleMetric(`nodejs_heap_space_size_${kind}_bytes`);
     for (const m of [this.httpDuration, this.busDuration, this.served]) this.registry.registerMetric(m as never);
   }
 
