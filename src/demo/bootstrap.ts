@@ -12,7 +12,7 @@ import { FRAUD_FEATURES } from "../ml/feature-names";
 import { type TrainResult, trainFraudModel } from "../ml/train";
 import { demoWorld } from "./stream";
 import { featureContract } from "../modules/feature/contract";
-import { ingestionContract } from "../modules/ingestion/contract";
+import { batchLimitOf, ingestionContract } from "../modules/ingestion/contract";
 import { monitoringContract } from "../modules/monitoring/contract";
 import { registryContract } from "../modules/registry/contract";
 import type { Bus } from "../runtime/bus/bus";
@@ -68,10 +68,21 @@ export async function bootstrapDemoModel(bus: Bus, opts: BootstrapOptions, log: 
 
   // The history goes into the deployment too, so that online features start where training left off.
   let lastSeq = 0;
-  for (let i = 0; i < trained.transactions.length; i += INGEST_BATCH) {
-    const events = trained.transactions.slice(i, i + INGEST_BATCH).map(transactionEvent);
-    const result = await retrying("ingestion", log, until, () => bus.call(ingestionContract, "ingest", { events }, call));
+  // Batches as large as ingestion takes (modules.ingestion.maxBatchEvents may be below INGEST_BATCH).
+  let batchSize = INGEST_BATCH;
+  for (let i = 0; i < trained.transactions.length; ) {
+    const events = trained.transactions.slice(i, i + batchSize).map(transactionEvent);
+    let result;
+    try {
+      result = await retrying("ingestion", log, until, () => bus.call(ingestionContract, "ingest", { events }, call));
+    } catch (err) {
+      const limit = batchLimitOf(err);
+      if (limit === undefined || limit >= events.length) throw err;
+      batchSize = limit;
+      continue;
+    }
     for (const seq of result.seqs) if (seq !== null && seq > lastSeq) lastSeq = seq;
+    i += events.length;
   }
   // Promote only once the feature module has applied the whole history: a transaction scored before that would
   // move the feature watermark past the rest of the history, which would then arrive too late to count.

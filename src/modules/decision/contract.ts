@@ -140,7 +140,7 @@ const Pipeline = T.Object(
       maximum: 1000,
       default: 256,
       description:
-        "Most transactions taken through the stages together (those that arrive in the same event-loop turn); at most modules.ingestion.maxBatchEvents",
+        "Most transactions taken through the stages together (those that arrive in the same event-loop turn); capped at what ingestion takes per call (modules.ingestion.maxBatchEvents)",
     }),
     bootstrap: T.Object(
       {

@@ -23,7 +23,7 @@ import { inBatchSpan } from "../../runtime/tracing";
 import { TurnBatcher } from "../../runtime/turn-batcher";
 import { featureContract } from "../feature/contract";
 import { inferenceContract } from "../inference/contract";
-import { ingestionContract } from "../ingestion/contract";
+import { batchLimitOf, ingestionContract } from "../ingestion/contract";
 import { type DecideInput, type DecideOutput, type DecisionConfig, decisionContract, type ScoreInput, type ScoreOutput } from "./contract";
 
 type Pipeline = DecisionConfig["pipeline"];
@@ -64,6 +64,12 @@ export function createScorer(bus: Bus, p: Pipeline, decide: Decide, log: Logger,
     bus.publish(decisionContract, "scored", { observations }).catch((err) => log.warn({ err: (err as Error).message }, "scored event not published"));
   };
 
+  /**
+   * The most events ingestion takes per call, once it has refused a batch for its size: later batches are formed
+   * at most that large, and the refused one is scored in pieces that fit.
+   */
+  let ingestLimit = Infinity;
+
   /** Runs one batch through the stages; every request in it is settled, whatever fails. */
   const run = async (batch: Pending[]): Promise<void> => {
     let open = batch.map((_, i) => i);
@@ -82,6 +88,13 @@ export function createScorer(bus: Bus, p: Pipeline, decide: Decide, log: Logger,
       try {
         ({ seqs, rejected } = await bus.call(ingestionContract, "ingest", { events }, opts()));
       } catch (err) {
+        const limit = batchLimitOf(err);
+        if (limit !== undefined && limit < batch.length) {
+          ingestLimit = limit;
+          // One piece after the other, so that each is logged and observed after the ones before it.
+          for (let i = 0; i < batch.length; i += limit) await run(batch.slice(i, i + limit));
+          return;
+        }
         const all = rejectionsOf(err);
         if (!all) throw err;
         seqs = events.map(() => null);
@@ -176,7 +189,7 @@ export function createScorer(bus: Bus, p: Pipeline, decide: Decide, log: Logger,
 
   // A call carries one identity: requests from different callers go in separate batches.
   const batches = new TurnBatcher<Pending>(
-    () => p.maxBatch,
+    () => Math.min(p.maxBatch, ingestLimit),
     () => 1,
     (_caller, batch) => {
       batchSizeOf.observe(batch.length);

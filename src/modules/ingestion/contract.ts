@@ -166,3 +166,13 @@ export const ingestionContract = defineContract({
 
 /** Subject on which producers that speak NATS send a JSON/NDJSON body as a request; the reply is the JSON result. */
 export const producerSubject = (deployment: string) => `cleave.${deployment}.ingest.submit`;
+
+/**
+ * The most events one `ingest` call may carry (modules.ingestion.maxBatchEvents of the serving process), when `err`
+ * is ingestion refusing a larger batch (PAYLOAD_TOO_LARGE with `details.max`): callers that batch split on it.
+ */
+export function batchLimitOf(err: unknown): number | undefined {
+  if (!(err instanceof CleaveError) || err.code !== "PAYLOAD_TOO_LARGE") return undefined;
+  const max = (err.details as { max?: unknown } | undefined)?.max;
+  return Number.isInteger(max) && (max as number) >= 1 ? (max as number) : undefined;
+}
