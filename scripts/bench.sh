@@ -8,4 +8,8 @@ source scripts/bootstrap.sh
 bash scripts/install-debian-tools.sh nats-server:nats-server wrk:wrk
 name="${1:-bus}"
 shift || true
-exec "$BUN" "bench/${name}.ts" "$@"
+# The deployments a bench starts keep their data under os.tmpdir(): a scratch directory removed at the end, so that
+# runs do not leave gigabytes of event logs behind.
+scratch=$(mktemp -d -t cleave-bench-XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+TMPDIR="$scratch" "$BUN" "bench/${name}.ts" "$@"
