@@ -59,11 +59,19 @@ export const unavailable = (message: string, details?: unknown) => new CleaveErr
 export const deadlineExceeded = (message: string, details?: unknown) =>
   new CleaveError("DEADLINE_EXCEEDED", message, details);
 
+/** SQLite's and the OS's codes for a full disk or quota: the deployment's state, which frees up, not a fault. */
+const STORAGE_FULL = new Set(["SQLITE_FULL", "ENOSPC", "EDQUOT"]);
+
 /**
  * Anything thrown that is not a CleaveError is an internal fault: its message may carry internals (paths, SQL),
- * so only a generic message crosses the boundary; the original is for the log.
+ * so only a generic message crosses the boundary; the original is for the log. A full disk is the exception: 503,
+ * retry later (what was acknowledged before stays stored; nothing new is acknowledged until space is freed).
  */
 export function toCleaveError(err: unknown): CleaveError {
   if (err instanceof CleaveError) return err;
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  if (typeof code === "string" && STORAGE_FULL.has(code)) {
+    return unavailable("storage is full: no space left for the data directory; retry once space is freed", { retryAfterSeconds: 5 });
+  }
   return new CleaveError("INTERNAL", "internal error");
 }

@@ -143,3 +143,32 @@ test("a store written by the schema before entity_seen opens with its states, ta
   expect(store.peek(0, "kept")).toBeDefined();
   await store.close();
 });
+
+test("a checkpoint that cannot write (disk full) fails as a whole, keeps its states for the next one, and does not end the process", async () => {
+  const { dir, store, applier } = openStore();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  let seq = 0;
+  // 100 cards: several checkpoint slices, each its own write to the writer thread.
+  for (let i = 0; i < 100; i++) {
+    applier.insert({ seq: ++seq, type: "transaction", ts: t0 + i, data: { card: `c${i}`, customer: `cu${i}`, merchant: "m", amount: 1 } }, t0 + i);
+  }
+  // SQLite's own error for a full disk, raised inside the writer thread's inserts.
+  const db = new Database(join(dir, "features.sqlite"));
+  db.exec("CREATE TRIGGER full BEFORE INSERT ON entities BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;");
+  const cp = { position: seq, watermark: t0 + 100, applied: seq, lateDropped: 0 };
+  await expect(store.checkpoint(cp)).rejects.toThrow("database or disk is full");
+  await Bun.sleep(50); // a rejection left unhandled is reported after the turn it happened in
+  expect(unhandled).toEqual([]);
+  expect(store.pendingChanges).toBe(201); // 100 cards, 100 customers, one merchant: all still to be written
+
+  db.exec("DROP TRIGGER full");
+  await store.checkpoint(cp);
+  expect(store.pendingChanges).toBe(0);
+  const stored = db.prepare("SELECT count(*) AS n FROM entities").get() as { n: number };
+  expect(stored.n).toBe(201);
+  process.off("unhandledRejection", onUnhandled);
+  db.close();
+  await store.close();
+});

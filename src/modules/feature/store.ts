@@ -224,6 +224,9 @@ export class OnlineStore {
   async checkpoint(cp: Checkpoint): Promise<void> {
     const batch = this.dirty;
     this.dirty = [];
+    // Each slice's failure is caught as it happens: awaited only after the last slice, an early slice's rejection
+    // (a full disk) would go unhandled for the whole checkpoint, which ends the process.
+    let failure: { reason: unknown } | undefined;
     const writes: Promise<void>[] = [];
     for (let i = 0; i < batch.length; ) {
       if (i > 0) await new Promise((resolve) => setImmediate(resolve));
@@ -234,12 +237,12 @@ export class OnlineStore {
         plans.push(plan);
         events += plan.events;
       }
-      writes.push(this.write(batch.slice(i, i + plans.length), plans));
+      writes.push(this.write(batch.slice(i, i + plans.length), plans).catch((reason) => void (failure ??= { reason })));
       i += plans.length;
     }
     // The position only after every state it covers is written: otherwise a crash could skip their events.
-    const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await Promise.all(writes);
+    if (failure) throw failure.reason;
     const meta: [string, number][] = [
       ["position", cp.position],
       ["watermark", Number.isFinite(cp.watermark) ? cp.watermark : -1e300],

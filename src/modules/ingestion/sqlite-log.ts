@@ -40,6 +40,7 @@ const TAIL_EVENTS = 8192;
 /** How often the checkpoint thread copies the WAL into the file, and the WAL size (pages) that forces it to start over. */
 const CHECKPOINT_MS = 200;
 const RESTART_FRAMES = 16_384;
+const FAILURE_LOG_MS = 10_000;
 
 interface Pending {
   events: ValidEvent[];
@@ -65,8 +66,15 @@ export class SqliteLog implements EventLog {
   private readonly checkpointer: SqliteWriter;
   private readonly checkpointTimer: ReturnType<typeof setInterval>;
   private checkpointing = false;
+  /** Failed commits (a full disk fails every one): logged once per FAILURE_LOG_MS with how many failed since. */
+  private failedCommits = 0;
+  private lastFailureLog = -Infinity;
 
-  constructor(dir: string, durability: "process" | "power", log: Logger) {
+  constructor(
+    dir: string,
+    durability: "process" | "power",
+    private readonly log: Logger,
+  ) {
     const file = join(dir, "log.sqlite");
     const synchronous = durability === "power" ? "FULL" : "NORMAL";
     this.db = openDatabase(file, { migrations: MIGRATIONS, synchronous });
@@ -136,6 +144,12 @@ export class SqliteLog implements EventLog {
       results = this.insertBatch(batch, received, stored);
     } catch (err) {
       for (const p of batch) p.reject(err);
+      this.failedCommits++;
+      if (performance.now() - this.lastFailureLog >= FAILURE_LOG_MS) {
+        this.log.error({ err: (err as Error).message, failedCommits: this.failedCommits }, "event log commit failed; its events were refused");
+        this.lastFailureLog = performance.now();
+        this.failedCommits = 0;
+      }
       return;
     }
     for (const row of stored) this.tail.push(row);
