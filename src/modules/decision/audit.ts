@@ -71,6 +71,9 @@ const MIGRATIONS = [
    CREATE INDEX dead_letters_at ON dead_letters(at);`,
 ];
 
+/** Longest wait between attempts while group commits keep failing. */
+const MAX_RETRY_MS = 5_000;
+
 export class AuditStore {
   private readonly db: Db;
   /** Decisions waiting for the next group commit, each the insert's parameters as one line (see SqliteWriter). */
@@ -80,6 +83,8 @@ export class AuditStore {
   private readonly writer: SqliteWriter;
   /** Records sent to the writer and not yet committed. */
   private writing = 0;
+  /** Group commits failed in a row (the retry backs off with it). */
+  private failedFlushes = 0;
   /** Settles once every batch sent so far has been answered. */
   private written: Promise<unknown> = Promise.resolve();
   private readonly stmts;
@@ -117,7 +122,8 @@ export class AuditStore {
     // Encoded now, not at commit time: an in-process caller may reuse or change its objects once answered.
     this.buffer.push(encodeRow([e.id, e.at, e.decision, e.score, e.modelName, e.modelVersion, e.ruleSetVersion,
       e.rulesFired, e.reasons, e.transaction, e.features, e.latencyUs, e.caller, e.traceId]));
-    if (this.buffer.length >= this.opts.batchSize) this.flush();
+    // A full batch goes at once, unless commits are failing: then it waits for the retry.
+    if (this.buffer.length >= this.opts.batchSize && this.failedFlushes === 0) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
   }
 
@@ -130,15 +136,20 @@ export class AuditStore {
     this.buffer = [];
     this.writing += batch.length;
     const sent = this.writer.write(0, batch.join("\n")).then(
-      () => void (this.writing -= batch.length),
+      () => {
+        this.writing -= batch.length;
+        this.failedFlushes = 0;
+      },
       (err) => {
         this.writing -= batch.length;
-        // Keep the records for the next attempt (e.g. SQLITE_BUSY from an external reader holding a lock).
-        this.log.error({ err, records: batch.length }, "audit group commit failed; will retry");
+        // Keep the records for the next attempt (SQLITE_BUSY from an external reader holding a lock, a full disk),
+        // backing off while attempts keep failing: a full disk failed and logged every attempt, 20 a second.
+        const retryMs = Math.min(this.opts.flushIntervalMs * 10 * 2 ** this.failedFlushes++, MAX_RETRY_MS);
+        this.log.error({ err, records: this.pending, retryMs }, "audit group commit failed; will retry");
         this.buffer = batch.concat(this.buffer);
         if (!this.closed) {
           clearTimeout(this.timer);
-          this.timer = setTimeout(() => this.flush(), this.opts.flushIntervalMs * 10);
+          this.timer = setTimeout(() => this.flush(), retryMs);
         }
       },
     );

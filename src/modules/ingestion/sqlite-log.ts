@@ -66,8 +66,8 @@ export class SqliteLog implements EventLog {
   private readonly checkpointer: SqliteWriter;
   private readonly checkpointTimer: ReturnType<typeof setInterval>;
   private checkpointing = false;
-  /** Failed commits (a full disk fails every one): logged once per FAILURE_LOG_MS with how many failed since. */
-  private failedCommits = 0;
+  /** Failures (a full disk fails every commit): logged once per FAILURE_LOG_MS with how many there were since. */
+  private failures = 0;
   private lastFailureLog = -Infinity;
 
   constructor(
@@ -88,6 +88,9 @@ export class SqliteLog implements EventLog {
         .then(
           () => (this.checkpointing = false),
           (err) => {
+            this.checkpointing = false;
+            // A checkpoint that failed (a full disk) is tried again at the next tick.
+            if (!this.checkpointer.broken) return this.logFailure("event log checkpoint failed; retrying", err);
             // Without the thread the WAL would grow without bound: commits checkpoint again, stalls and all.
             clearInterval(this.checkpointTimer);
             this.db.pragma("wal_autocheckpoint = 1000");
@@ -119,6 +122,14 @@ export class SqliteLog implements EventLog {
     this.headSeq = (seqRow as number | undefined) ?? 0;
   }
 
+  private logFailure(msg: string, err: unknown) {
+    this.failures++;
+    if (performance.now() - this.lastFailureLog < FAILURE_LOG_MS) return;
+    this.log.error({ err: (err as Error).message, failures: this.failures }, msg);
+    this.lastFailureLog = performance.now();
+    this.failures = 0;
+  }
+
   head(): number {
     return this.headSeq;
   }
@@ -144,12 +155,7 @@ export class SqliteLog implements EventLog {
       results = this.insertBatch(batch, received, stored);
     } catch (err) {
       for (const p of batch) p.reject(err);
-      this.failedCommits++;
-      if (performance.now() - this.lastFailureLog >= FAILURE_LOG_MS) {
-        this.log.error({ err: (err as Error).message, failedCommits: this.failedCommits }, "event log commit failed; its events were refused");
-        this.lastFailureLog = performance.now();
-        this.failedCommits = 0;
-      }
+      this.logFailure("event log commit failed; its events were refused", err);
       return;
     }
     for (const row of stored) this.tail.push(row);

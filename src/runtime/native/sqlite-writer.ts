@@ -67,6 +67,11 @@ export class SqliteWriter {
     return this.send((id) => ({ type: "checkpoint", id, restartFrames }));
   }
 
+  /** The thread itself failed (every later request fails); a rejected write or checkpoint alone does not set it. */
+  get broken(): boolean {
+    return this.failure !== undefined;
+  }
+
   /** Closes the writer's connection after the batches already sent, then ends the thread. */
   async close(): Promise<void> {
     try {

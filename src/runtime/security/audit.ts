@@ -102,6 +102,8 @@ export interface WriteErrorLog {
 /** A record as it is hashed and stored: its JSON, with over-long fields clipped. */
 export const serializeRecord = (record: AuditRecord): string => JSON.stringify(clipped(record));
 
+const FAILURE_LOG_MS = 10_000;
+
 export class AuditLog {
   private readonly db: Db;
   private readonly statements: Record<"head" | "anchor" | "insert", Statement<unknown[]>>;
@@ -110,6 +112,8 @@ export class AuditLog {
   private timer?: ReturnType<typeof setInterval>;
   private retentionTimer?: ReturnType<typeof setInterval>;
   dropped = 0;
+  private failedFlushes = 0;
+  private lastFailureLog = -Infinity;
 
   constructor(
     file: string,
@@ -170,8 +174,14 @@ export class AuditLog {
         })
         .immediate();
     } catch (err) {
-      this.opts.log.error({ err, records: batch.length }, "audit records could not be written; retrying");
       this.queue = batch.concat(this.queue).slice(0, MAX_QUEUE);
+      // Retried at every flush; reported once per FAILURE_LOG_MS (a full disk failed 8 times a second).
+      this.failedFlushes++;
+      if (Date.now() - this.lastFailureLog >= FAILURE_LOG_MS) {
+        this.opts.log.error({ err, records: this.queue.length }, `audit records could not be written (${this.failedFlushes} attempts); retrying`);
+        this.lastFailureLog = Date.now();
+        this.failedFlushes = 0;
+      }
     }
   }
 
