@@ -145,8 +145,8 @@ export class AuditStore {
         // Keep the records for the next attempt (SQLITE_BUSY from an external reader holding a lock, a full disk),
         // backing off while attempts keep failing: a full disk failed and logged every attempt, 20 a second.
         const retryMs = Math.min(this.opts.flushIntervalMs * 10 * 2 ** this.failedFlushes++, MAX_RETRY_MS);
-        this.log.error({ err, records: this.pending, retryMs }, "audit group commit failed; will retry");
         this.buffer = batch.concat(this.buffer);
+        this.log.error({ err, records: this.pending, retryMs }, "audit group commit failed; will retry");
         if (!this.closed) {
           clearTimeout(this.timer);
           this.timer = setTimeout(() => this.flush(), retryMs);
