@@ -1,7 +1,7 @@
 /** Shared CLI plumbing: argument parsing and how failures reach the terminal (a message and an exit code). */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "../runtime/config/load";
-import { CleaveError } from "../runtime/errors";
+import { CleaveError, toCleaveError } from "../runtime/errors";
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -29,6 +29,12 @@ export function fail(err: unknown): number {
   }
   if (err instanceof CleaveError) {
     console.error(`cleave: ${err.message}`);
+    return 1;
+  }
+  // A state of the machine rather than a fault (a full disk): its message, without a stack trace.
+  const known = toCleaveError(err);
+  if (known.code !== "INTERNAL") {
+    console.error(`cleave: ${known.message}`);
     return 1;
   }
   console.error(`cleave: ${(err as Error)?.stack ?? err}`);

@@ -25,6 +25,8 @@ const FOLLOW_PAUSE_MS = 50;
 /** Event types come from the ingestion module: definitions are checked against them before anything starts. */
 async function fetchEventTypes(bus: Bus, waitSeconds: number, log: Logger): Promise<IngestionConfig["eventTypes"]> {
   const until = Date.now() + waitSeconds * 1000;
+  // Asked every 100 ms, told every 5 s: ingestion in another process may take a while to come up.
+  let lastLog = -Infinity;
   for (;;) {
     try {
       return (await bus.call(ingestionContract, "schema", {}, { timeoutMs: 2000 })).eventTypes;
@@ -36,7 +38,10 @@ async function fetchEventTypes(bus: Bus, waitSeconds: number, log: Logger): Prom
             `the deployment and running?`,
         );
       }
-      log.info({ reason: (err as Error).message }, "waiting for the ingestion module");
+      if (Date.now() - lastLog >= 5000) {
+        log.info({ reason: (err as Error).message }, "waiting for the ingestion module");
+        lastLog = Date.now();
+      }
       await Bun.sleep(100);
     }
   }
