@@ -8,6 +8,7 @@ import { defineModule } from "../../runtime/contract";
 import { deadlineExceeded, invalidArgument, toCleaveError } from "../../runtime/errors";
 import type { Logger } from "../../runtime/log";
 import { ping } from "../../runtime/ping";
+import { Throttle } from "../../runtime/throttle";
 import { ingestionContract, type IngestionConfig } from "../ingestion/contract";
 import { featureContract, type FeatureConfig, type ObservedEvent, type VectorResult, type VectorRow } from "./contract";
 import { compilePlan } from "./definitions";
@@ -26,7 +27,7 @@ const FOLLOW_PAUSE_MS = 50;
 async function fetchEventTypes(bus: Bus, waitSeconds: number, log: Logger): Promise<IngestionConfig["eventTypes"]> {
   const until = Date.now() + waitSeconds * 1000;
   // Asked every 100 ms, told every 5 s: ingestion in another process may take a while to come up.
-  let lastLog = -Infinity;
+  const told = new Throttle(5000);
   for (;;) {
     try {
       return (await bus.call(ingestionContract, "schema", {}, { timeoutMs: 2000 })).eventTypes;
@@ -38,10 +39,7 @@ async function fetchEventTypes(bus: Bus, waitSeconds: number, log: Logger): Prom
             `the deployment and running?`,
         );
       }
-      if (Date.now() - lastLog >= 5000) {
-        log.info({ reason: (err as Error).message }, "waiting for the ingestion module");
-        lastLog = Date.now();
-      }
+      if (told.pass()) log.info({ reason: (err as Error).message }, "waiting for the ingestion module");
       await Bun.sleep(100);
     }
   }

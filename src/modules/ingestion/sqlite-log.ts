@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Logger } from "../../runtime/log";
 import { openDatabase, type Db } from "../../runtime/native/sqlite";
 import { SqliteWriter } from "../../runtime/native/sqlite-writer";
+import { Throttle } from "../../runtime/throttle";
 import type { LoggedEvent } from "./contract";
 import type { ValidEvent } from "./events";
 import { READ_BUDGET_BYTES, type Appended, type EventLog } from "./log";
@@ -67,8 +68,7 @@ export class SqliteLog implements EventLog {
   private readonly checkpointTimer: ReturnType<typeof setInterval>;
   private checkpointing = false;
   /** Failures (a full disk fails every commit): logged once per FAILURE_LOG_MS with how many there were since. */
-  private failures = 0;
-  private lastFailureLog = -Infinity;
+  private readonly failureLog = new Throttle(FAILURE_LOG_MS);
 
   constructor(
     dir: string,
@@ -123,11 +123,8 @@ export class SqliteLog implements EventLog {
   }
 
   private logFailure(msg: string, err: unknown) {
-    this.failures++;
-    if (performance.now() - this.lastFailureLog < FAILURE_LOG_MS) return;
-    this.log.error({ err: (err as Error).message, failures: this.failures }, msg);
-    this.lastFailureLog = performance.now();
-    this.failures = 0;
+    const failures = this.failureLog.pass();
+    if (failures) this.log.error({ err: (err as Error).message, failures }, msg);
   }
 
   head(): number {

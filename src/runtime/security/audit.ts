@@ -11,6 +11,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Statement } from "better-sqlite3";
 import { type Db, openDatabase } from "../native/sqlite";
+import { Throttle } from "../throttle";
 
 export interface AuditRecord {
   identity: string;
@@ -112,8 +113,7 @@ export class AuditLog {
   private timer?: ReturnType<typeof setInterval>;
   private retentionTimer?: ReturnType<typeof setInterval>;
   dropped = 0;
-  private failedFlushes = 0;
-  private lastFailureLog = -Infinity;
+  private readonly failureLog = new Throttle(FAILURE_LOG_MS);
 
   constructor(
     file: string,
@@ -176,12 +176,8 @@ export class AuditLog {
     } catch (err) {
       this.queue = batch.concat(this.queue).slice(0, MAX_QUEUE);
       // Retried at every flush; reported once per FAILURE_LOG_MS (a full disk failed 8 times a second).
-      this.failedFlushes++;
-      if (Date.now() - this.lastFailureLog >= FAILURE_LOG_MS) {
-        this.opts.log.error({ err, records: this.queue.length }, `audit records could not be written (${this.failedFlushes} attempts); retrying`);
-        this.lastFailureLog = Date.now();
-        this.failedFlushes = 0;
-      }
+      const attempts = this.failureLog.pass();
+      if (attempts) this.opts.log.error({ err, records: this.queue.length }, `audit records could not be written (${attempts} attempts); retrying`);
     }
   }
 
