@@ -7,7 +7,7 @@ import { ping } from "../../runtime/ping";
 import { ingestionContract, producerSubject, type IngestionConfig, type IngestResult } from "./contract";
 import { checkBatchSize, EventValidator, parseBody } from "./events";
 import { JetStreamLog } from "./jetstream-log";
-import type { EventLog } from "./log";
+import type { Appended, EventLog } from "./log";
 import { SqliteLog } from "./sqlite-log";
 
 interface ConsumerState {
@@ -26,6 +26,11 @@ export default defineModule(ingestionContract, async (ctx) => {
     ? await JetStreamLog.open(nats.connection, nats.publisher, { deployment: ctx.deployment, ...cfg })
     : new SqliteLog(ctx.dataDir, cfg.durability, ctx.log);
   const consumers = new Map<string, ConsumerState>();
+  /**
+   * The log's writes failing now (a full disk, JetStream unreachable): since when and the last error, shown by
+   * `/readyz` as "degraded". Not "down": reads still work, and only a write tells when the log takes events again.
+   */
+  let writesFailing: { since: string; error: string } | undefined;
 
   const liveConsumers = () => {
     const since = Date.now() - cfg.consumerTimeoutSeconds * 1000;
@@ -63,7 +68,15 @@ export default defineModule(ingestionContract, async (ctx) => {
         { rejected },
       );
     }
-    const appended = await log.append(valid);
+    let appended: Appended[];
+    try {
+      appended = await log.append(valid);
+    } catch (err) {
+      // The store's own words ("database or disk is full"): the caller's answer hides an internal error's text.
+      writesFailing = { since: writesFailing?.since ?? new Date().toISOString(), error: String((err as Error)?.message ?? err) };
+      throw err;
+    }
+    writesFailing = undefined;
     const seqs: (number | null)[] = new Array(items.length).fill(null);
     const duplicateIndexes: number[] = [];
     valid.forEach((e, i) => {
@@ -118,7 +131,10 @@ export default defineModule(ingestionContract, async (ctx) => {
         return { log: log.kind, head, consumers: out };
       },
     },
-    health: () => ({ status: "ok" as const, details: { log: log.kind, head: log.head() } }),
+    health: () => ({
+      status: writesFailing ? ("degraded" as const) : ("ok" as const),
+      details: { log: log.kind, head: log.head(), ...(writesFailing && { writesFailing }) },
+    }),
     stop: async () => {
       clearInterval(trimTimer);
       await producerSub?.drain().catch(() => {});
