@@ -15,41 +15,7 @@ import type { FeaturePlan } from "./definitions";
 import { Bloom } from "./bloom";
 import { emptyState, type EntityState } from "./engine";
 import { appendTail, decodeState, encodeState, firstAfter, suffixOf } from "./state-codec";
-
-const MIGRATIONS = [
-  `CREATE TABLE entities (
-     kind TEXT NOT NULL,
-     id TEXT NOT NULL,
-     last_ts REAL NOT NULL,  -- newest event time in the state: an entity silent past its retention is deleted
-     state BLOB NOT NULL,
-     PRIMARY KEY (kind, id)
-   ) WITHOUT ROWID;
-   CREATE TABLE meta (key TEXT PRIMARY KEY, value REAL NOT NULL);`,
-  // Events appended to an entity's state since its row in `entities` was written, in chunks numbered from 1.
-  `CREATE TABLE entity_tails (
-     kind TEXT NOT NULL,
-     id TEXT NOT NULL,
-     n INTEGER NOT NULL,
-     chunk BLOB NOT NULL,
-     PRIMARY KEY (kind, id, n)
-   ) WITHOUT ROWID;`,
-  // An entity's newest event time moves to a small row of its own: SQLite rewrites a record whole (overflow pages
-  // and all) when any column changes, so updating it beside the state rewrote the whole state at every checkpoint
-  // that only appended a tail (growing with history). Tails move to a rowid table: a new tail is appended at the
-  // table's end instead of splitting a page of inline blobs at its key (~85 µs a tail once the table outgrew memory).
-  `CREATE TABLE entity_seen (
-     kind TEXT NOT NULL,
-     id TEXT NOT NULL,
-     last_ts REAL NOT NULL,  -- newest event time in the state: an entity silent past its retention is deleted
-     PRIMARY KEY (kind, id)
-   ) WITHOUT ROWID;
-   INSERT INTO entity_seen (kind, id, last_ts) SELECT kind, id, last_ts FROM entities;
-   ALTER TABLE entities DROP COLUMN last_ts;
-   CREATE TABLE entity_tails_v3 (kind TEXT NOT NULL, id TEXT NOT NULL, n INTEGER NOT NULL, chunk BLOB NOT NULL, UNIQUE (kind, id, n));
-   INSERT INTO entity_tails_v3 (kind, id, n, chunk) SELECT kind, id, n, chunk FROM entity_tails;
-   DROP TABLE entity_tails;
-   ALTER TABLE entity_tails_v3 RENAME TO entity_tails;`,
-];
+import { APPEND_TAIL, DROP_TAILS, FORGET, MIGRATIONS, REMOVE, SET_META, TOUCH, UPSERT, WRITER_STATEMENTS } from "./store-schema";
 
 /** What of a state is on disk: its newest event, and how its row and tails are made up. */
 interface Saved {
@@ -85,13 +51,6 @@ const SWEEP_BATCH = 250;
  */
 const CHECKPOINT_SLICE = 16;
 const SLICE_EVENTS = 1024;
-const UPSERT = 0;
-const REMOVE = 1;
-const SET_META = 2;
-const APPEND_TAIL = 3;
-const DROP_TAILS = 4;
-const TOUCH = 5;
-const FORGET = 6;
 /** A state is written whole when it has this many tails, or more events in them than in its row (and at least 64). */
 const MAX_TAILS = 16;
 const MIN_TAIL_EVENTS = 64;
@@ -145,15 +104,7 @@ export class OnlineStore {
     this.remove = this.db.prepare("DELETE FROM entities WHERE kind = ? AND id = ?");
     this.forget = this.db.prepare("DELETE FROM entity_seen WHERE kind = ? AND id = ?");
     this.removeTails = this.db.prepare("DELETE FROM entity_tails WHERE kind = ? AND id = ?");
-    this.writer = new SqliteWriter(this.file, "NORMAL", [
-      "INSERT INTO entities (kind, id, state) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET state = excluded.state",
-      "DELETE FROM entities WHERE kind = ? AND id = ?",
-      "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-      "INSERT OR REPLACE INTO entity_tails (kind, id, n, chunk) VALUES (?, ?, ?, ?)",
-      "DELETE FROM entity_tails WHERE kind = ? AND id = ?",
-      "INSERT INTO entity_seen (kind, id, last_ts) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET last_ts = excluded.last_ts",
-      "DELETE FROM entity_seen WHERE kind = ? AND id = ?",
-    ]);
+    this.writer = new SqliteWriter(this.file, "NORMAL", WRITER_STATEMENTS);
     const count = this.db.prepare("SELECT count(*) FROM entities").pluck().get() as number;
     this.stored = new Bloom(Math.max(1_000_000, 2 * count));
     for (const r of this.db.prepare("SELECT kind, id FROM entities").raw().iterate() as Iterable<[string, string]>) {
