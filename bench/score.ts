@@ -196,7 +196,8 @@ for (const kind of ["monolith", "split"].filter((k) => only.has(k))) {
 /**
  * Costs as ratios: the monolith, the monolith without monitoring and the monolith with authentication on run side
  * by side (idle when not loaded) and take turns at saturation, several rounds, so that the machine's drift hits
- * them alike; the median of each round's ratio is reported.
+ * them alike; the median of each round's ratio is reported. Each round starts with the next variant: in a fixed
+ * order the last one was always measured after the others had loaded the machine for that round.
  */
 const variants = ["monolith", "no-monitoring", "auth"].filter((k) => k === "monolith" || only.has(k));
 const running = only.has("no-monitoring") || only.has("auth") ? await Promise.all(variants.map((v) => deployment(v))) : [];
@@ -204,7 +205,9 @@ const perRound: Record<string, number[]> = Object.fromEntries(variants.map((v) =
 const cpuRound: Record<string, string[]> = Object.fromEntries(variants.map((v) => [v, []]));
 try {
   for (let round = 0; round < rounds && running.length; round++) {
-    for (const [i, v] of variants.entries()) {
+    for (let turn = 0; turn < variants.length; turn++) {
+      const i = (round + turn) % variants.length;
+      const v = variants[i];
       const r = await load(running[i].url, "concurrency", concurrency, `${v}-round${round}`, running[i].pid);
       perRound[v].push(r.perSecond);
       if (r.cpu) cpuRound[v].push(`${r.cpu.allUs}/${r.cpu.mainUs}`);

@@ -44,12 +44,12 @@ export const DROP_TAILS = 4;
 export const TOUCH = 5;
 export const FORGET = 6;
 
-export const WRITER_STATEMENTS = [
-  "INSERT INTO entities (kind, id, state) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET state = excluded.state",
-  "DELETE FROM entities WHERE kind = ? AND id = ?",
-  "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-  "INSERT OR REPLACE INTO entity_tails (kind, id, n, chunk) VALUES (?, ?, ?, ?)",
-  "DELETE FROM entity_tails WHERE kind = ? AND id = ?",
-  "INSERT INTO entity_seen (kind, id, last_ts) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET last_ts = excluded.last_ts",
-  "DELETE FROM entity_seen WHERE kind = ? AND id = ?",
-];
+export const WRITER_STATEMENTS: string[] = [];
+WRITER_STATEMENTS[UPSERT] = "INSERT INTO entities (kind, id, state) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET state = excluded.state";
+WRITER_STATEMENTS[REMOVE] = "DELETE FROM entities WHERE kind = ? AND id = ?";
+WRITER_STATEMENTS[SET_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)";
+WRITER_STATEMENTS[APPEND_TAIL] = "INSERT OR REPLACE INTO entity_tails (kind, id, n, chunk) VALUES (?, ?, ?, ?)";
+WRITER_STATEMENTS[DROP_TAILS] = "DELETE FROM entity_tails WHERE kind = ? AND id = ?";
+WRITER_STATEMENTS[TOUCH] =
+  "INSERT INTO entity_seen (kind, id, last_ts) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET last_ts = excluded.last_ts";
+WRITER_STATEMENTS[FORGET] = "DELETE FROM entity_seen WHERE kind = ? AND id = ?";
