@@ -45,6 +45,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   bar.start(live.length, 0);
   let next = 0;
   const started = performance.now();
+  // Stopped on failure too: until it stops, the bar keeps the terminal's cursor hidden and may redraw over the error.
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < live.length) {
@@ -62,8 +63,7 @@ export async function demoCommand(args: string[]): Promise<number> {
         bar.increment();
       }
     }),
-  );
-  bar.stop();
+  ).finally(() => bar.stop());
   const seconds = (performance.now() - started) / 1000;
   console.log(summarizeDemo(results, seconds, percentile));
   const digest = createHash("sha256");

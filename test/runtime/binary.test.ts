@@ -66,6 +66,20 @@ describe("dist/cleave copied alone into an empty directory", () => {
       expect(body.model.name).toBe("fraud");
       const anonymous = await fetch(`http://127.0.0.1:${port}/v1/score`, { method: "POST", body: JSON.stringify(tx) });
       expect(anonymous.status).toBe(401);
+
+      // `cleave demo` against it: refused without the key (saying how to pass one), then a summary of 300 decisions.
+      const demoArgs = ["demo", "-n", "300", "--url", `http://127.0.0.1:${port}`, "--config", config];
+      const refused = new Child(demoArgs, { cmd: [binary], env, cwd: dir });
+      expect(await refused.exit(60_000)).not.toBe(0);
+      expect(refused.stderr).toContain("wants an API key: pass --api-key KEY or set CLEAVE_API_KEY");
+      const demo = new Child(demoArgs, { cmd: [binary], env: { ...env, CLEAVE_API_KEY: key }, cwd: dir });
+      expect(await demo.exit(60_000)).toBe(0);
+      const counts = /decisions: approve (\d+), review (\d+), block (\d+)/.exec(demo.stdout);
+      expect(counts).not.toBeNull();
+      expect(counts!.slice(1).reduce((sum, c) => sum + Number(c), 0)).toBe(300);
+      expect(demo.stdout).toMatch(/block or review vs truth: precision ([\d.]+|n\/a), recall [\d.]+/);
+      expect(demo.stdout).toMatch(/latency \(client side\): p50 [\d.]+ ms, p99 [\d.]+ ms/);
+      expect(demo.stdout).toMatch(/decision digest \(compare runs\): [0-9a-f]{16}/);
     } finally {
       child.proc.kill("SIGTERM");
       expect(await child.exit()).toBe(0);
