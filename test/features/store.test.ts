@@ -162,6 +162,8 @@ test("a checkpoint that cannot write (disk full) fails as a whole, keeps its sta
   await Bun.sleep(50); // a rejection left unhandled is reported after the turn it happened in
   expect(unhandled).toEqual([]);
   expect(store.pendingChanges).toBe(201); // 100 cards, 100 customers, one merchant: all still to be written
+  // Each slice is one transaction: no entity's time was stored without its state.
+  expect((db.prepare("SELECT count(*) AS n FROM entity_seen").get() as { n: number }).n).toBe(0);
 
   db.exec("DROP TRIGGER full");
   await store.checkpoint(cp);

@@ -210,13 +210,13 @@ export class OnlineStore {
    */
   private write(slice: { entity: number; c: Cached }[], plans: PendingWrite[]): Promise<void> {
     const rows: string[][] = [[], [], [], [], [], [], []];
-    // Whole states and tails go in two writes, so in two buffers (each is transferred to the writer thread).
-    const parts: Record<number, { bytes: Buffer[]; size: number }> = { [UPSERT]: { bytes: [], size: 0 }, [APPEND_TAIL]: { bytes: [], size: 0 } };
-    const put = (statement: number, bytes: Buffer) => {
-      const p = parts[statement];
-      p.bytes.push(bytes);
-      p.size += bytes.length;
-      return { $blob: [p.size - bytes.length, bytes.length] };
+    // Whole states and tails share one buffer, transferred to the writer thread with the rows that point into it.
+    const bytes: Buffer[] = [];
+    let size = 0;
+    const put = (encoded: Buffer) => {
+      bytes.push(encoded);
+      size += encoded.length;
+      return { $blob: [size - encoded.length, encoded.length] };
     };
     for (const [k, { entity, c }] of slice.entries()) {
       const kind = this.plan.entities[entity].name;
@@ -239,33 +239,31 @@ export class OnlineStore {
       if (saved && !s.spliced && fresh === 0) continue;
       // (A state never saved is always written whole; `!saved` spells that out for the type checker.)
       if (whole || !saved) {
-        rows[UPSERT].push(encodeRow([kind, c.id, put(UPSERT, encodeState(s))]));
+        rows[UPSERT].push(encodeRow([kind, c.id, put(encodeState(s))]));
         rows[DROP_TAILS].push(encodeRow([kind, c.id]));
         rows[TOUCH].push(encodeRow([kind, c.id, last.ts]));
         c.saved = { ...last, baseEvents: n, tails: 0, tailEvents: 0 };
         s.spliced = false;
         this.stored.add(`${kind}\u0001${c.id}`);
       } else {
-        rows[APPEND_TAIL].push(encodeRow([kind, c.id, saved.tails + 1, put(APPEND_TAIL, encodeState(suffixOf(s, from)))]));
+        rows[APPEND_TAIL].push(encodeRow([kind, c.id, saved.tails + 1, put(encodeState(suffixOf(s, from)))]));
         rows[TOUCH].push(encodeRow([kind, c.id, last.ts]));
         c.saved = { ...last, baseEvents: saved.baseEvents, tails: saved.tails + 1, tailEvents: saved.tailEvents + fresh };
       }
     }
     // A buffer of its own (not from Buffer's shared pool): transferring it hands its whole ArrayBuffer over.
-    const blobOf = (statement: number) => {
-      const blob = new Uint8Array(parts[statement].size);
-      let offset = 0;
-      for (const b of parts[statement].bytes) {
-        blob.set(b, offset);
-        offset += b.length;
-      }
-      return blob;
-    };
-    // Whole states before their old tails go (a crash in between leaves tails that add nothing at load), tails
+    const blob = new Uint8Array(size);
+    let offset = 0;
+    for (const b of bytes) {
+      blob.set(b, offset);
+      offset += b.length;
+    }
+    // One transaction: the slice is written whole or not at all. Whole states before their old tails go, tails
     // after the rows they extend.
     const order = [UPSERT, DROP_TAILS, REMOVE, FORGET, APPEND_TAIL, TOUCH];
-    const done = order.map((st) => (rows[st].length ? this.writer.write(st, rows[st].join("\n"), parts[st] ? blobOf(st) : undefined) : undefined));
-    return Promise.all(done).then(
+    const parts = order.filter((st) => rows[st].length > 0).map((st) => ({ statement: st, lines: rows[st].join("\n") }));
+    if (parts.length === 0) return Promise.resolve(); // only expiries since the last write: nothing to store
+    return this.writer.writeAll(parts, size > 0 ? blob : undefined).then(
       () => undefined,
       (err) => {
         // Not written: still to be written by the next checkpoint (unless changed since, and so listed again), whole.

@@ -1,14 +1,15 @@
 /**
  * The thread behind SqliteWriter: its own connection to the file, the writer's statements prepared once, and each
- * batch it receives written in one transaction (or a WAL checkpoint run). Answers every request in the order received.
+ * batch it receives (one or several statements' rows) written in one transaction (or a WAL checkpoint run).
+ * Answers every request in the order received.
  */
 import Database from "better-sqlite3";
-import type { WriterReply, WriterRequest } from "./sqlite-writer";
+import type { WriterPart, WriterReply, WriterRequest } from "./sqlite-writer";
 
 declare const self: Worker;
 
 let db: Database.Database | undefined;
-let write: ((statement: number, lines: string, blob: Uint8Array | undefined) => void) | undefined;
+let write: ((parts: WriterPart[], blob: Uint8Array | undefined) => void) | undefined;
 let failure: string | undefined;
 
 /** `{"$blob": [offset, length]}` binds those bytes of the batch's blob; other objects and arrays their JSON text. */
@@ -30,9 +31,11 @@ function handle(msg: WriterRequest): WriterReply | undefined {
         db.pragma(`synchronous = ${msg.synchronous}`);
         db.pragma("busy_timeout = 5000");
         const statements = msg.statements.map((sql) => db!.prepare(sql));
-        write = db.transaction((statement: number, lines: string, blob: Uint8Array | undefined) => {
+        write = db.transaction((parts: WriterPart[], blob: Uint8Array | undefined) => {
           // One line per row: JSON text never holds a raw newline.
-          for (const line of lines.split("\n")) statements[statement].run(bindable(JSON.parse(line) as unknown[], blob));
+          for (const { statement, lines } of parts) {
+            for (const line of lines.split("\n")) statements[statement].run(bindable(JSON.parse(line) as unknown[], blob));
+          }
         });
       } catch (err) {
         failure = `cannot open ${msg.file}: ${(err as Error).message}`;
@@ -41,7 +44,7 @@ function handle(msg: WriterRequest): WriterReply | undefined {
     case "write":
       try {
         if (!write) throw new Error(failure ?? "writer is closed");
-        write(msg.statement, msg.lines, msg.blob);
+        write(msg.parts, msg.blob);
         return { type: "done", id: msg.id };
       } catch (err) {
         return { type: "failed", id: msg.id, message: (err as Error).message };

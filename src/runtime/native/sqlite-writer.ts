@@ -14,11 +14,17 @@ import { workerEntry } from "../worker-entry";
 
 export type WriterRequest =
   | { type: "open"; file: string; synchronous: "NORMAL" | "FULL"; statements: string[] }
-  | { type: "write"; id: number; statement: number; lines: string; blob?: Uint8Array }
+  | { type: "write"; id: number; parts: WriterPart[]; blob?: Uint8Array }
   | { type: "checkpoint"; id: number; restartFrames: number }
   | { type: "close"; id: number };
 
 export type WriterReply = { type: "done"; id: number } | { type: "failed"; id: number; message: string };
+
+/** Rows for one statement: statements[statement] runs once per line of `lines`. */
+export interface WriterPart {
+  statement: number;
+  lines: string;
+}
 
 /** One row's parameters as a line of a batch (JSON never contains a raw newline). */
 export const encodeRow = (params: unknown[]): string => JSON.stringify(params);
@@ -52,7 +58,16 @@ export class SqliteWriter {
    * them), in one transaction; resolves once it has committed.
    */
   write(statement: number, lines: string, blob?: Uint8Array<ArrayBuffer>): Promise<void> {
-    return this.send((id) => ({ type: "write", id, statement, lines, blob }), blob);
+    return this.writeAll([{ statement, lines }], blob);
+  }
+
+  /**
+   * Several statements' rows, in order, in one transaction and one message: a batch that touches several tables
+   * commits whole or not at all, and costs one hand-over and one commit instead of one per table. `blob` is shared
+   * by all parts' `$blob` references.
+   */
+  writeAll(parts: WriterPart[], blob?: Uint8Array<ArrayBuffer>): Promise<void> {
+    return this.send((id) => ({ type: "write", id, parts, blob }), blob);
   }
 
   /**
