@@ -125,6 +125,47 @@ describe("audit backlog", () => {
   });
 });
 
+describe("audit writes that fail", () => {
+  test("show in /readyz as degraded, with since when and why, until a retried group commit stores every record", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "cleave-audit-"));
+    const p = await startTestProcess({ placement: "inprocess", dataDir, modules: { decision: { audit: { flushIntervalMs: 5 } } } });
+    const file = join(dataDir, "decision", "decisions.sqlite");
+    const decide = (i: number) =>
+      fetch(`${p.url}/v1/decide`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(input(i)) });
+    const decision = async () =>
+      ((await (await fetch(`${p.url}/readyz`)).json()) as { status: string; modules: Record<string, { status: string; details: any }> });
+    const until = async (check: (r: Awaited<ReturnType<typeof decision>>) => boolean) => {
+      for (let i = 0; i < 200; i++) {
+        const r = await decision();
+        if (check(r)) return r;
+        await Bun.sleep(25);
+      }
+      throw new Error("readiness never changed");
+    };
+    try {
+      expect((await decide(1)).status).toBe(200);
+      await until((r) => countRows(file) === 1 && r.modules.decision.status === "ok");
+
+      const db = new Database(file);
+      db.exec("CREATE TRIGGER refuse BEFORE INSERT ON decisions BEGIN SELECT RAISE(ABORT, 'no room for the record (test)'); END");
+      expect((await decide(2)).status).toBe(200); // answered: the record waits in the buffer for a commit
+      const failing = await until((r) => r.modules.decision.status === "degraded");
+      expect(failing.status).toBe("ready");
+      expect(failing.modules.decision.details.auditWritesFailing.error).toContain("no room for the record");
+      expect(Date.parse(failing.modules.decision.details.auditWritesFailing.since)).toBeGreaterThan(Date.now() - 60_000);
+
+      db.exec("DROP TRIGGER refuse");
+      db.close();
+      const recovered = await until((r) => r.modules.decision.status === "ok");
+      expect(recovered.modules.decision.details.auditWritesFailing).toBeUndefined();
+      expect(countRows(file)).toBe(2);
+    } finally {
+      await p.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("audit retention", () => {
   const entry = (id: string, at: number): AuditEntry => ({
     id, at, decision: "review", score: 0.7, modelName: "fraud", modelVersion: "1", ruleSetVersion: "v1",

@@ -85,6 +85,8 @@ export class AuditStore {
   private writing = 0;
   /** Group commits failed in a row (the retry backs off with it). */
   private failedFlushes = 0;
+  /** Since when group commits have been failing, and the last error: cleared by the next one that commits. */
+  private failure: { since: string; error: string } | undefined;
   /** Settles once every batch sent so far has been answered. */
   private written: Promise<unknown> = Promise.resolve();
   private readonly stmts;
@@ -108,6 +110,11 @@ export class AuditStore {
       addDeadLetter: this.db.prepare("INSERT INTO dead_letters (url, event, payload, attempts, error, at) VALUES (?,?,?,?,?,?)"),
       deadLetters: this.db.prepare("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?"),
     };
+  }
+
+  /** Group commits failing now (a full disk): since when and the last error; shown by the module's health. */
+  get writesFailing(): { since: string; error: string } | undefined {
+    return this.failure;
   }
 
   /** True while commits keep failing and the backlog has reached maxPending: no decision should go unrecorded. */
@@ -139,9 +146,11 @@ export class AuditStore {
       () => {
         this.writing -= batch.length;
         this.failedFlushes = 0;
+        this.failure = undefined;
       },
       (err) => {
         this.writing -= batch.length;
+        this.failure = { since: this.failure?.since ?? new Date().toISOString(), error: (err as Error).message };
         // Keep the records for the next attempt (SQLITE_BUSY from an external reader holding a lock, a full disk),
         // backing off while attempts keep failing: a full disk failed and logged every attempt, 20 a second.
         const retryMs = Math.min(this.opts.flushIntervalMs * 10 * 2 ** this.failedFlushes++, MAX_RETRY_MS);

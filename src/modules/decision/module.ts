@@ -218,10 +218,18 @@ export default defineModule(decisionContract, (ctx) => {
         },
         deadLetters: ({ limit }) => audit.deadLetters(limit ?? 100),
       },
-      health: () => ({
-        status: audit.saturated ? ("degraded" as const) : ("ok" as const),
-        details: { ruleSetVersion: current.ruleSet.version, auditPending: audit.pending, webhookPending: webhooks.pending },
-      }),
+      health: () => {
+        const auditWritesFailing = audit.writesFailing;
+        return {
+          status: audit.saturated || auditWritesFailing ? ("degraded" as const) : ("ok" as const),
+          details: {
+            ruleSetVersion: current.ruleSet.version,
+            auditPending: audit.pending,
+            webhookPending: webhooks.pending,
+            ...(auditWritesFailing && { auditWritesFailing }),
+          },
+        };
+      },
       async stop() {
         stopped = true;
         clearInterval(retention);
