@@ -3,9 +3,9 @@
  * their retention, a few hundred per call, and a pass over a table larger than one call covers every row. States
  * written as tails read back whole.
  */
-import { expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import Database from "better-sqlite3";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Value } from "@sinclair/typebox/value";
@@ -20,10 +20,18 @@ const DAY = 86_400_000;
 const t0 = Date.UTC(2026, 0, 1);
 const newPlan = () => compilePlan(Value.Default(FeatureConfig, structuredClone(featureConfig)) as never, eventTypes as never);
 
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const freshDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "cleave-store-"));
+  dirs.push(dir);
+  return dir;
+};
+
 /** A store in a fresh directory, and the applier that feeds it. */
 function openStore() {
   const plan = newPlan();
-  const dir = mkdtempSync(join(tmpdir(), "cleave-store-"));
+  const dir = freshDir();
   const store = new OnlineStore(dir, plan, 100_000);
   return { plan, dir, store, applier: new FeatureApplier(plan, store.stateOf, store.touched) };
 }
@@ -111,7 +119,7 @@ test("a checkpoint that appends a tail writes the new events and the entity's ti
 
 test("a store written by the schema before entity_seen opens with its states, tails and times", async () => {
   const plan = newPlan();
-  const dir = mkdtempSync(join(tmpdir(), "cleave-store-"));
+  const dir = freshDir();
   const cols = plan.entities[0].columns.length;
   const state = (from: number, to: number) => ({
     ts: Array.from({ length: to - from }, (_, i) => t0 + from + i),
