@@ -6,7 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 bash scripts/install-test-deps.sh
 log=$(mktemp)
 # Tests, the processes they start and nats-server write their files under os.tmpdir(): one scratch directory per
-# run, removed when the run ends, so that runs leave no data directories behind in /tmp.
+# run, removed when the run ends, so that runs leave no data directories behind in /tmp. bun test's own preload
+# (test/harness/scratch-tmpdir.ts) does the same inside it; this one also covers a run that is killed.
 scratch=$(mktemp -d -t cleave-tests-XXXXXX)
 trap 'rm -rf "$scratch" "$log"' EXIT
 export TMPDIR="$scratch"
