@@ -13,6 +13,7 @@ import { ingestionContract, type IngestionConfig } from "../ingestion/contract";
 import { featureContract, type FeatureConfig, type ObservedEvent, type VectorResult, type VectorRow } from "./contract";
 import { compilePlan } from "./definitions";
 import { checkRequest, computeVector, entityIdOf, FeatureApplier, type EngineEvent } from "./engine";
+import { registerFeatureMetrics } from "./metrics";
 import { OnlineStore } from "./store";
 
 const CONSUMER = "feature";
@@ -57,6 +58,7 @@ export default defineModule(featureContract, async (ctx) => {
   const eventTypes = await fetchEventTypes(ctx.bus, cfg.startupWaitSeconds, ctx.log);
   const plan = compilePlan(cfg, eventTypes);
   const store = new OnlineStore(ctx.dataDir, plan, cfg.cacheEntities);
+  registerFeatureMetrics(ctx.metrics, store);
   const applier = new FeatureApplier(plan, store.stateOf, store.touched);
   const saved = store.loadCheckpoint();
   Object.assign(applier, { watermark: saved.watermark, applied: saved.applied, lateDropped: saved.lateDropped });

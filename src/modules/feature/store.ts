@@ -332,6 +332,20 @@ export class OnlineStore {
     }
   }
 
+  /** What the cached states hold, per entity kind, in one pass over the cache (for the module's gauges). */
+  memory(): { kind: string; entities: number; events: number; largest: number }[] {
+    return this.plan.entities.map((e, i) => {
+      let events = 0;
+      let largest = 0;
+      for (const c of this.caches[i].values()) {
+        const n = c.state.ts.length;
+        events += n;
+        if (n > largest) largest = n;
+      }
+      return { kind: e.name, entities: this.caches[i].size, events, largest };
+    });
+  }
+
   /** Sizes for monitoring; the entity count (a table scan) is refreshed at most once a second. */
   stats(): { cached: number; stored: number; bytes: number } {
     if (Date.now() - this.storedCount.at > 1000) {
