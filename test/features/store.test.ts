@@ -29,10 +29,10 @@ const freshDir = () => {
 };
 
 /** A store in a fresh directory, and the applier that feeds it. */
-function openStore() {
+function openStore(maxCached = 100_000) {
   const plan = newPlan();
   const dir = freshDir();
-  const store = new OnlineStore(dir, plan, 100_000);
+  const store = new OnlineStore(dir, plan, maxCached);
   return { plan, dir, store, applier: new FeatureApplier(plan, store.stateOf, store.touched) };
 }
 
@@ -180,5 +180,42 @@ test("a checkpoint that cannot write (disk full) fails as a whole, keeps its sta
   expect(stored.n).toBe(201);
   process.off("unhandledRejection", onUnhandled);
   db.close();
+  await store.close();
+});
+
+test("the events held in memory are counted through inserts, expiry, eviction and loads, without a pass over the cache", async () => {
+  const { plan, store, applier } = openStore(10);
+  const card = plan.entities.findIndex((e) => e.name === "card");
+  const held = () => store.memory()[card];
+  let seq = 0;
+  // 30 cards, 3 events each, one a day: the card's retention (30 days) keeps them all for now.
+  for (let day = 0; day < 3; day++) {
+    for (let i = 0; i < 30; i++) {
+      applier.insert({ seq: ++seq, type: "transaction", ts: t0 + day * DAY + i, data: { card: `c${i}`, customer: `u${i}`, merchant: "m", amount: 1 } }, t0 + day * DAY + i);
+    }
+  }
+  expect(held()).toMatchObject({ entities: 30, events: 90, largest: 3 });
+  expect(held().largest).toBe(0); // nothing changed since the last call
+
+  // A checkpoint evicts clean states down to 10 cached (over all entity kinds): their events leave the count.
+  await store.checkpoint({ position: seq, watermark: t0 + 2 * DAY + 29, applied: seq, lateDropped: 0 });
+  const cached = held().entities;
+  expect(cached).toBeLessThan(30);
+  expect(held().events).toBe(3 * cached);
+
+  // Reading the cards back: a cached one adds nothing, an evicted one is loaded with its 3 events.
+  let loaded: string | undefined;
+  for (let i = 0; i < 30 && loaded === undefined; i++) {
+    const before = held().events;
+    expect(store.peek(card, `c${i}`)?.ts.length).toBe(3);
+    if (held().events === before + 3) loaded = `c${i}`;
+    else expect(held().events).toBe(before);
+  }
+  expect(loaded).toBeDefined();
+  expect(held()).toMatchObject({ entities: cached + 1, events: 3 * (cached + 1) });
+
+  // 40 days on, the loaded card's next event expires its three old ones: 3 leave, 1 enters.
+  applier.insert({ seq: ++seq, type: "transaction", ts: t0 + 40 * DAY, data: { card: loaded, customer: "u", merchant: "m", amount: 1 } }, t0 + 40 * DAY);
+  expect(held()).toMatchObject({ entities: cached + 1, events: 3 * cached + 1, largest: 1 });
   await store.close();
 });

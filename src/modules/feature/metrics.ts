@@ -9,7 +9,7 @@ import type { OnlineStore } from "./store";
 type Held = ReturnType<OnlineStore["memory"]>[number];
 
 export function registerFeatureMetrics(registry: Registry, store: OnlineStore): void {
-  // One pass over the cache serves the three gauges of a scrape.
+  // One call serves the three gauges of a scrape (it also starts the next interval of `largest`).
   let last = { at: 0, held: [] as Held[] };
   const held = () => {
     if (performance.now() - last.at > 100) last = { at: performance.now(), held: store.memory() };
@@ -27,5 +27,5 @@ export function registerFeatureMetrics(registry: Registry, store: OnlineStore): 
     });
   gauge("cleave_feature_cached_entities", "Entity states held in memory", (h) => h.entities);
   gauge("cleave_feature_cached_events", "Events held in memory, over all cached states", (h) => h.events);
-  gauge("cleave_feature_largest_state_events", "Events in the largest cached state", (h) => h.largest);
+  gauge("cleave_feature_largest_state_events", "Events in the largest state changed since the previous scrape", (h) => h.largest);
 }
