@@ -15,6 +15,7 @@ import { openDatabase } from "../../runtime/native/sqlite";
 import type { Logger } from "../../runtime/log";
 import type { DecisionRecord, Outcome, RuleFired } from "./contract";
 import { encodeRow, SqliteWriter } from "../../runtime/native/sqlite-writer";
+import { type Failing, FaultSpan } from "../../runtime/fault-span";
 
 type Scalar = string | number | boolean | null;
 
@@ -86,7 +87,7 @@ export class AuditStore {
   /** Group commits failed in a row (the retry backs off with it). */
   private failedFlushes = 0;
   /** Since when group commits have been failing, and the last error: cleared by the next one that commits. */
-  private failure: { since: string; error: string } | undefined;
+  private readonly failure = new FaultSpan();
   /** Settles once every batch sent so far has been answered. */
   private written: Promise<unknown> = Promise.resolve();
   private readonly stmts;
@@ -113,8 +114,8 @@ export class AuditStore {
   }
 
   /** Group commits failing now (a full disk): since when and the last error; shown by the module's health. */
-  get writesFailing(): { since: string; error: string } | undefined {
-    return this.failure;
+  get writesFailing(): Failing | undefined {
+    return this.failure.current;
   }
 
   /** True while commits keep failing and the backlog has reached maxPending: no decision should go unrecorded. */
@@ -146,11 +147,11 @@ export class AuditStore {
       () => {
         this.writing -= batch.length;
         this.failedFlushes = 0;
-        this.failure = undefined;
+        this.failure.succeeded();
       },
       (err) => {
         this.writing -= batch.length;
-        this.failure = { since: this.failure?.since ?? new Date().toISOString(), error: (err as Error).message };
+        this.failure.failed(err);
         // Keep the records for the next attempt (SQLITE_BUSY from an external reader holding a lock, a full disk),
         // backing off while attempts keep failing: a full disk failed and logged every attempt, 20 a second.
         const retryMs = Math.min(this.opts.flushIntervalMs * 10 * 2 ** this.failedFlushes++, MAX_RETRY_MS);

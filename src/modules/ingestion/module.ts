@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { NatsTransport } from "../../runtime/bus/nats";
 import { defineModule } from "../../runtime/contract";
 import { CleaveError, invalidArgument, toCleaveError } from "../../runtime/errors";
+import { FaultSpan } from "../../runtime/fault-span";
 import { ping } from "../../runtime/ping";
 import { ingestionContract, producerSubject, type IngestionConfig, type IngestResult } from "./contract";
 import { checkBatchSize, EventValidator, parseBody } from "./events";
@@ -30,7 +31,7 @@ export default defineModule(ingestionContract, async (ctx) => {
    * The log's writes failing now (a full disk, JetStream unreachable): since when and the last error, shown by
    * `/readyz` as "degraded". Not "down": reads still work, and only a write tells when the log takes events again.
    */
-  let writesFailing: { since: string; error: string } | undefined;
+  const writesFailing = new FaultSpan();
 
   const liveConsumers = () => {
     const since = Date.now() - cfg.consumerTimeoutSeconds * 1000;
@@ -73,10 +74,10 @@ export default defineModule(ingestionContract, async (ctx) => {
       appended = await log.append(valid);
     } catch (err) {
       // The store's own words ("database or disk is full"): the caller's answer hides an internal error's text.
-      writesFailing = { since: writesFailing?.since ?? new Date().toISOString(), error: String((err as Error)?.message ?? err) };
+      writesFailing.failed(err);
       throw err;
     }
-    writesFailing = undefined;
+    writesFailing.succeeded();
     const seqs: (number | null)[] = new Array(items.length).fill(null);
     const duplicateIndexes: number[] = [];
     valid.forEach((e, i) => {
@@ -131,10 +132,13 @@ export default defineModule(ingestionContract, async (ctx) => {
         return { log: log.kind, head, consumers: out };
       },
     },
-    health: () => ({
-      status: writesFailing ? ("degraded" as const) : ("ok" as const),
-      details: { log: log.kind, head: log.head(), ...(writesFailing && { writesFailing }) },
-    }),
+    health: () => {
+      const failing = writesFailing.current;
+      return {
+        status: failing ? ("degraded" as const) : ("ok" as const),
+        details: { log: log.kind, head: log.head(), ...(failing && { writesFailing: failing }) },
+      };
+    },
     stop: async () => {
       clearInterval(trimTimer);
       await producerSub?.drain().catch(() => {});
