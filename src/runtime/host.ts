@@ -15,6 +15,7 @@ import { GatewaySecurity } from "./gateway/security";
 import { AccessPolicy } from "./security/policy";
 import { createLogger, type Logger } from "./log";
 import { RuntimeMetrics } from "./metrics";
+import { keepBackgroundThreadsLow } from "./thread-priority";
 import { flushTracing, installTracing } from "./tracing";
 import { VERSION } from "./version";
 
@@ -143,6 +144,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
     server = app.server as unknown as typeof server;
   }
   const url = server ? `http://${server.hostname}:${server.port}` : undefined;
+  const stopLowering = keepBackgroundThreadsLow(config.process.backgroundNice);
   log.info({ modules: local, transport: transport.kind, url, deployment: config.deployment }, "cleave process started");
 
   let stopping: Promise<void> | undefined;
@@ -151,6 +153,7 @@ export async function startProcess(config: LoadedConfig, catalog: ModuleCatalog,
       log.info({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, "shutting down: draining in-flight calls");
       // Stop taking new HTTP requests first; requests already accepted finish through the drain below.
       await server?.stop(false);
+      stopLowering();
       const { abandoned } = await bus.drain(config.shutdown.drainTimeoutMs);
       if (abandoned) log.warn({ abandoned }, "drain timeout passed with calls still in flight");
       await stopModules();

@@ -5,6 +5,7 @@
 import type { NativeSession } from "../../runtime/native/onnxruntime";
 import { createSession, type Feeds, runSession, type SessionSettings } from "./session";
 import { workerEntry } from "../../runtime/worker-entry";
+import { MODEL_THREAD_NAME } from "../../runtime/thread-priority";
 import type { WorkerReply, WorkerRequest } from "./worker";
 
 export interface Executor {
@@ -62,7 +63,7 @@ class SessionWorker {
   }
 
   static start(bytes: Uint8Array, settings: SessionSettings): Promise<SessionWorker> {
-    const worker = new Worker(workerEntry("modules/inference/worker.ts"));
+    const worker = new Worker(workerEntry("modules/inference/worker.ts"), { name: MODEL_THREAD_NAME });
     const sw = new SessionWorker(worker);
     return new Promise((resolve, reject) => {
       worker.addEventListener("error", (event) => reject(new Error(`inference worker did not start: ${event.message}`)), { once: true });

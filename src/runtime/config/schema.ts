@@ -194,6 +194,15 @@ export const ConfigSchema = T.Object(
           default: "all",
           description: "Which of the deployment's modules run in this process (`--modules` overrides).",
         }),
+        backgroundNice: T.Integer({
+          minimum: 0,
+          maximum: 19,
+          default: 10,
+          description:
+            "Linux: the nice value given to this process's background threads (SQLite writers, the JavaScript " +
+            "engine's compiler threads; not the event loop, the garbage collector or model workers), so that they " +
+            "yield the CPU to request handling. 0: leave them as started.",
+        }),
       },
       { ...strict, default: {} },
     ),

@@ -37,7 +37,7 @@ export class SqliteWriter {
 
   /** `statements` are the SQL texts a batch refers to by index. */
   constructor(file: string, synchronous: "NORMAL" | "FULL", statements: string[]) {
-    this.worker = new Worker(workerEntry("runtime/native/sqlite-writer-worker.ts"));
+    this.worker = new Worker(workerEntry("runtime/native/sqlite-writer-worker.ts"), { name: "cleave-sqlite" });
     this.worker.onmessage = (event: MessageEvent<WriterReply>) => {
       const msg = event.data;
       const w = this.waiting.get(msg.id);

@@ -38,7 +38,7 @@ export class AuditWriter {
 
   /** Starts the writer thread; rejects, naming the file, when the audit file cannot be opened. */
   static start(file: string, options: { flushIntervalMs: number; retentionDays: number }, log: Logger): Promise<AuditWriter> {
-    const worker = new Worker(workerEntry("runtime/security/audit-worker.ts"));
+    const worker = new Worker(workerEntry("runtime/security/audit-worker.ts"), { name: "cleave-audit" });
     return new Promise((resolve, reject) => {
       worker.onerror = (event) => reject(new Error(`audit writer thread did not start: ${event.message}`));
       worker.onmessage = (event: MessageEvent<AuditWorkerReply>) => {
