@@ -4,6 +4,7 @@
  * 2–10 ms several times a second. Real SQLite files.
  */
 import { afterAll, expect, test } from "bun:test";
+import Database from "better-sqlite3";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,5 +42,52 @@ test("a commit leaves the WAL to the checkpoint thread, which copies it into the
     expect(read[9].data).toEqual({ pad: "x".repeat(1000), i: 4999 });
   } finally {
     await reopened.close();
+  }
+});
+
+test("trimming keeps the newest event, so a reopened log goes on from its seq", async () => {
+  const own = mkdtempSync(join(dir, "trim-"));
+  const first = new SqliteLog(own, "process", log);
+  await first.append(events(10, 0));
+  // Everything is past the retention and read by every consumer: all but the newest go.
+  expect(first.trim(Date.now() + 60_000, first.head() + 1)).toBe(9);
+  await first.close();
+  const reopened = new SqliteLog(own, "process", log);
+  try {
+    expect(reopened.head()).toBe(10);
+    expect((await reopened.append(events(2, 100))).map((a) => a.seq)).toEqual([11, 12]);
+    expect((await reopened.read(0, 10, 0)).map((e) => [e.seq, e.id])).toEqual([[10, "e9"], [11, "e100"], [12, "e101"]]);
+    // A repeated id keeps its first seq and takes none.
+    expect(await reopened.append(events(1, 100))).toEqual([{ seq: 11, duplicate: true }]);
+    expect((await reopened.append(events(1, 200)))[0].seq).toBe(13);
+  } finally {
+    await reopened.close();
+  }
+});
+
+test("a log from before seqs were given by the log (AUTOINCREMENT) keeps its events and never reuses a seq", async () => {
+  // The first schema, as released: its sequence lives in sqlite_sequence.
+  const v1 = `CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+    ts INTEGER NOT NULL, data TEXT NOT NULL, received INTEGER NOT NULL);`;
+  for (const emptied of [false, true]) {
+    const own = mkdtempSync(join(dir, "v1-"));
+    const db = new Database(join(own, "log.sqlite"));
+    db.pragma("journal_mode = WAL");
+    db.exec(v1);
+    db.pragma("user_version = 1");
+    const insert = db.prepare("INSERT INTO events (id, type, ts, data, received) VALUES (?, 'tx', 1, '{\"i\":1}', 1)");
+    for (let i = 0; i < 5; i++) insert.run(`old${i}`);
+    if (emptied) db.exec("DELETE FROM events");
+    db.close();
+
+    const migrated = new SqliteLog(own, "process", log);
+    try {
+      expect(migrated.head()).toBe(5);
+      const kept = await migrated.read(0, 10, 0);
+      expect(kept.map((e) => e.id)).toEqual(emptied ? [] : ["old0", "old1", "old2", "old3", "old4"]);
+      expect((await migrated.append(events(2, 0))).map((a) => a.seq)).toEqual([6, 7]);
+    } finally {
+      await migrated.close();
+    }
   }
 });
