@@ -229,8 +229,8 @@ export class SqliteLog implements EventLog {
     const firstKept = this.db.prepare("SELECT seq FROM events WHERE received >= ? ORDER BY seq LIMIT 1").pluck().get(receivedBefore) as
       number | undefined;
     const below = Math.min(belowSeq, firstKept ?? Infinity, this.headSeq);
-    if (Number.isFinite(below)) this.tail = this.tail.filter((r) => r.seq >= below);
-    return Number.isFinite(below) ? this.db.prepare("DELETE FROM events WHERE seq < ?").run(below).changes : 0;
+    this.tail = this.tail.filter((r) => r.seq >= below);
+    return this.db.prepare("DELETE FROM events WHERE seq < ?").run(below).changes;
   }
 
   async close(): Promise<void> {
