@@ -5,6 +5,7 @@
  */
 import { invalidArgument } from "../../runtime/errors";
 import type { CompiledEntity, CompiledFeature, CompiledTransform, FeaturePlan } from "./definitions";
+import { intern } from "./intern";
 import { distinctCount, expireWindows, type KeptWindow, shiftWindows, sumAggregate } from "./windows";
 
 export type Cell = number | string | boolean | null;
@@ -112,7 +113,7 @@ export function entityIdOf(e: CompiledEntity, event: EngineEvent): string | unde
 export function columnValues(e: CompiledEntity, event: EngineEvent): Cell[] {
   return e.columns.map((c) => {
     const v = event.data[c];
-    return v === undefined ? null : (v as Cell);
+    return v === undefined ? null : typeof v === "string" ? intern(v) : (v as Cell);
   });
 }
 
