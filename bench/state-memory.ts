@@ -1,8 +1,8 @@
 /**
  * Memory of the feature module's entity states per transaction applied: live heap bytes, objects and strings after a
- * full collection, for the embedded default's features over simulated transactions. Each event is parsed from its own
- * JSON text, as ingestion receives it. A state keeps every event of its longest window (30 days for cards), so this
- * is what a busy entity costs.
+ * full collection, for the embedded default's features over simulated transactions (each goes into a card's, a
+ * merchant's and a device's state). Each event is parsed from its own JSON text, as ingestion receives it. A state
+ * keeps every event of its longest window (30 days for cards), so this is what each transaction held costs.
  *
  *   bun bench/state-memory.ts [--transactions 200000]
  */
@@ -29,7 +29,7 @@ const applier = new FeatureApplier(
   () => {},
 );
 // JSON texts first, so that the measured heap holds the states and nothing the simulator keeps. The simulator's
-// cards, merchants and devices, a millisecond apart within the last hours: every event stays in every window.
+// cards, merchants and devices, a millisecond apart within the last minutes: every event stays in every window.
 const start = Date.now() - total - 60_000;
 const texts = simulate({ seed: 7, transactions: total }).map((tx, i) => ({ ts: start + i, text: JSON.stringify({ ...tx, timestamp: start + i }) }));
 

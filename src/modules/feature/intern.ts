@@ -1,8 +1,8 @@
 /**
  * One kept copy of each text that entity states hold. A state keeps every event of its longest window, and most of
  * its texts repeat (a card's country and devices, a merchant's cards), yet each event parsed from JSON brings its own
- * copies: without this, every event kept costs a heap string per text column (~40 bytes and a cell the collector
- * visits) for the whole window. A state loaded from disk needs none of this: one JSON.parse already shares its
+ * copies: without this, every event kept costs a string per text column (a heap cell and an allocation for its
+ * characters) for the whole window. A state loaded from disk needs none of this: one JSON.parse already shares its
  * repeated texts.
  */
 const kept = new Map<string, string>();
