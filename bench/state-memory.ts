@@ -9,7 +9,8 @@
 import { heapStats } from "bun:jsc";
 import { parseArgs } from "node:util";
 import { demoFeaturePlan } from "../src/ml/demo-plan";
-import { type EntityState, FeatureApplier, emptyState } from "../src/modules/feature/engine";
+import { FeatureApplier } from "../src/modules/feature/engine";
+import { memoryStates } from "../src/modules/feature/offline";
 import { simulate } from "../src/sim/transactions";
 import { machine, table } from "./lib/report";
 
@@ -17,23 +18,14 @@ const { values } = parseArgs({ options: { transactions: { type: "string", defaul
 const total = Number(values.transactions);
 
 const plan = await demoFeaturePlan();
-const states = new Map<string, EntityState>();
-const applier = new FeatureApplier(
-  plan,
-  (entity, id) => {
-    const key = `${entity}:${id}`;
-    let s = states.get(key);
-    if (!s) states.set(key, (s = emptyState(plan.entities[entity].columns.length)));
-    return s;
-  },
-  () => {},
-);
+const { states, stateOf } = memoryStates(plan);
+const applier = new FeatureApplier(plan, stateOf, () => {});
 // JSON texts first, so that the measured heap holds the states and nothing the simulator keeps. The simulator's
 // cards, merchants and devices, a millisecond apart within the last minutes: every event stays in every window.
 const start = Date.now() - total - 60_000;
 const texts = simulate({ seed: 7, transactions: total }).map((tx, i) => ({ ts: start + i, text: JSON.stringify({ ...tx, timestamp: start + i }) }));
 
-const held = () => [...states.values()].reduce((n, s) => n + s.ts.length, 0);
+const held = () => states.flatMap((m) => [...m.values()]).reduce((n, s) => n + s.ts.length, 0);
 const live = () => {
   Bun.gc(true);
   Bun.gc(true);
@@ -59,7 +51,7 @@ console.log(table(
   [[
     String(applied),
     String(after.events - before.events),
-    String(states.size),
+    String(states.reduce((n, m) => n + m.size, 0)),
     ((after.bytes - before.bytes) / applied).toFixed(0),
     ((after.objects - before.objects) / applied).toFixed(2),
     ((after.strings - before.strings) / applied).toFixed(2),

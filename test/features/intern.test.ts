@@ -8,8 +8,9 @@ import { heapStats } from "bun:jsc";
 import { Value } from "@sinclair/typebox/value";
 import { FeatureConfig } from "../../src/modules/feature/contract";
 import { compilePlan } from "../../src/modules/feature/definitions";
-import { type EntityState, FeatureApplier, emptyState } from "../../src/modules/feature/engine";
+import { FeatureApplier } from "../../src/modules/feature/engine";
 import { INTERN_MAX, intern } from "../../src/modules/feature/intern";
+import { memoryStates } from "../../src/modules/feature/offline";
 import { eventTypes, featureConfig } from "./config";
 
 const liveStrings = () => {
@@ -19,13 +20,7 @@ const liveStrings = () => {
 
 test("20,000 events over 50 merchants and 4 channels keep about one string per distinct text, not one per event", () => {
   const plan = compilePlan(Value.Default(FeatureConfig, structuredClone(featureConfig)) as never, eventTypes as never);
-  const states = new Map<string, EntityState>();
-  const stateOf = (entity: number, id: string) => {
-    const key = `${entity}:${id}`;
-    let s = states.get(key);
-    if (!s) states.set(key, (s = emptyState(plan.entities[entity].columns.length)));
-    return s;
-  };
+  const { states, stateOf } = memoryStates(plan);
   const applier = new FeatureApplier(plan, stateOf, () => {});
   const t0 = Date.now() - 3_600_000;
   const before = liveStrings();
@@ -36,7 +31,7 @@ test("20,000 events over 50 merchants and 4 channels keep about one string per d
   }
   const grown = liveStrings() - before;
   // The states hold 20,000 merchant texts (cards) and 20,000 channel texts (customers).
-  const held = [...states.values()].reduce((n, s) => n + s.cols.flat().filter((v) => typeof v === "string").length, 0);
+  const held = states.flatMap((m) => [...m.values()]).reduce((n, s) => n + s.cols.flat().filter((v) => typeof v === "string").length, 0);
   expect(held).toBe(40_000);
   expect(grown).toBeLessThan(2_000);
 });

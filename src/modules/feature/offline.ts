@@ -19,13 +19,19 @@ export interface OfflineResult {
   lateDropped: number;
 }
 
-export function pointInTimeVectors(plan: FeaturePlan, eventsInLogOrder: EngineEvent[], labels: LabelRow[]): OfflineResult {
+/** Entity states kept in memory only, per entity kind (the online store keeps them in SQLite), and their lookup. */
+export function memoryStates(plan: FeaturePlan): { states: Map<string, EntityState>[]; stateOf: (entity: number, id: string) => EntityState } {
   const states = plan.entities.map(() => new Map<string, EntityState>());
   const stateOf = (entity: number, id: string) => {
     let s = states[entity].get(id);
     if (!s) states[entity].set(id, (s = emptyState(plan.entities[entity].columns.length)));
     return s;
   };
+  return { states, stateOf };
+}
+
+export function pointInTimeVectors(plan: FeaturePlan, eventsInLogOrder: EngineEvent[], labels: LabelRow[]): OfflineResult {
+  const { states, stateOf } = memoryStates(plan);
   const applier = new FeatureApplier(plan, stateOf, () => {});
   const admitted = eventsInLogOrder.filter((e) => applier.admit(e.ts));
   admitted.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
