@@ -1,7 +1,8 @@
 /**
  * The thread behind SqliteWriter: its own connection to the file, the writer's statements prepared once, and each
- * batch it receives (one or several statements' rows) written in one transaction (or a WAL checkpoint run).
- * Answers every request in the order received.
+ * batch it receives (one or several statements' rows) written in one transaction (or a WAL checkpoint run); a
+ * group's pieces go into one transaction that stays open across messages until its commit. Answers every request
+ * in the order received (a group's pieces get no answer: its commit does, for all of them).
  */
 import Database from "better-sqlite3";
 import type { WriterPart, WriterReply, WriterRequest } from "./sqlite-writer";
@@ -9,8 +10,11 @@ import type { WriterPart, WriterReply, WriterRequest } from "./sqlite-writer";
 declare const self: Worker;
 
 let db: Database.Database | undefined;
+let run: ((parts: WriterPart[], blob: Uint8Array | undefined) => void) | undefined;
 let write: ((parts: WriterPart[], blob: Uint8Array | undefined) => void) | undefined;
 let failure: string | undefined;
+/** The open group's transaction (SqliteWriter.group), and its first failure: later pieces are skipped, then rolled back. */
+let group: { failed?: string } | undefined;
 
 /** `{"$blob": [offset, length]}` binds those bytes of the batch's blob; other objects and arrays their JSON text. */
 function bindable(params: unknown[], blob: Uint8Array | undefined): unknown[] {
@@ -31,12 +35,13 @@ function handle(msg: WriterRequest): WriterReply | undefined {
         db.pragma(`synchronous = ${msg.synchronous}`);
         db.pragma("busy_timeout = 5000");
         const statements = msg.statements.map((sql) => db!.prepare(sql));
-        write = db.transaction((parts: WriterPart[], blob: Uint8Array | undefined) => {
+        run = (parts: WriterPart[], blob: Uint8Array | undefined) => {
           // One line per row: JSON text never holds a raw newline.
           for (const { statement, lines } of parts) {
             for (const line of lines.split("\n")) statements[statement].run(bindable(JSON.parse(line) as unknown[], blob));
           }
-        });
+        };
+        write = db.transaction(run);
       } catch (err) {
         failure = `cannot open ${msg.file}: ${(err as Error).message}`;
       }
@@ -49,6 +54,39 @@ function handle(msg: WriterRequest): WriterReply | undefined {
       } catch (err) {
         return { type: "failed", id: msg.id, message: (err as Error).message };
       }
+    case "add":
+      if (!group) {
+        group = {};
+        try {
+          if (!db || !run) throw new Error(failure ?? "writer is closed");
+          db.exec("BEGIN IMMEDIATE");
+        } catch (err) {
+          group.failed = (err as Error).message;
+        }
+      }
+      if (group.failed) return undefined;
+      try {
+        run!(msg.parts, msg.blob);
+      } catch (err) {
+        group.failed = (err as Error).message;
+      }
+      return undefined;
+    case "commit": {
+      const failed = group?.failed;
+      group = undefined;
+      try {
+        if (failed) throw new Error(failed);
+        if (db?.inTransaction) db.exec("COMMIT");
+        return { type: "done", id: msg.id };
+      } catch (err) {
+        endTransaction();
+        return { type: "failed", id: msg.id, message: (err as Error).message };
+      }
+    }
+    case "rollback":
+      group = undefined;
+      endTransaction();
+      return undefined;
     case "checkpoint":
       try {
         if (!db) throw new Error(failure ?? "writer is closed");
@@ -61,8 +99,18 @@ function handle(msg: WriterRequest): WriterReply | undefined {
     case "close":
       db?.close();
       db = undefined;
+      run = undefined;
       write = undefined;
       return { type: "done", id: msg.id };
+  }
+}
+
+/** Rolls back the open transaction, if SQLite has not already (some errors, a full disk among them, end it). */
+function endTransaction(): void {
+  try {
+    if (db?.inTransaction) db.exec("ROLLBACK");
+  } catch {
+    // Nothing left to undo.
   }
 }
 
