@@ -62,6 +62,30 @@ test("sweeps delete every entity silent past its retention, and only those, over
   await store.close();
 });
 
+test("a sweep while a checkpoint is writing keeps the states being written, judged by their events in memory", async () => {
+  const { store, applier } = openStore();
+  let seq = 0;
+  const pay = (card: string, ts: number) =>
+    applier.insert({ seq: ++seq, type: "transaction", ts, data: { card, customer: `cu-${card}`, merchant: "m", amount: 1 } }, ts);
+  // Stored long ago, then active again: on disk their newest event is past retention until this checkpoint commits.
+  for (let i = 0; i < 40; i++) pay(`back-${i}`, t0);
+  await store.checkpoint({ position: seq, watermark: t0, applied: seq, lateDropped: 0 });
+  const now = t0 + 60 * DAY;
+  for (let i = 0; i < 40; i++) pay(`back-${i}`, now);
+  const writing = store.checkpoint({ position: seq, watermark: now, applied: seq, lateDropped: 0 });
+  // The checkpoint has handed its first slice to the writer thread (those states are clean, not yet committed).
+  let removed = 0;
+  for (let done = false; !done; ) {
+    const swept = store.sweep(now);
+    removed += swept.removed;
+    done = swept.passDone;
+  }
+  await writing;
+  expect(removed).toBe(0);
+  for (let i = 0; i < 40; i++) expect(store.peek(0, `back-${i}`)!.ts.at(-1)).toBe(now);
+  await store.close();
+});
+
 test("states written as tails between whole writes read back the same after a restart, stale tails adding nothing", async () => {
   const opened = openStore();
   const { plan, dir, applier } = opened;

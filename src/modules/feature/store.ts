@@ -10,7 +10,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase, type Db } from "../../runtime/native/sqlite";
-import { encodeRow, SqliteWriter } from "../../runtime/native/sqlite-writer";
+import { encodeRow, SqliteWriter, type WriterPart } from "../../runtime/native/sqlite-writer";
 import type { FeaturePlan } from "./definitions";
 import { Bloom } from "./bloom";
 import { emptyState, type EntityState } from "./engine";
@@ -179,48 +179,67 @@ export class OnlineStore {
   }
 
   /**
-   * Commits changed states, then the position they correspond to, then trims the cache. States are written a slice
-   * at a time with the event loop free in between, so that hot entities with long histories never stall scoring for
-   * a whole checkpoint. A crash between slices leaves some states newer than the stored position: replaying from
-   * that position applies those events again, and insertEvent ignores an event (seq) a state already has.
+   * Commits changed states and the position they correspond to in one transaction, then trims the cache. States are
+   * encoded and handed to the writer thread a slice at a time with the event loop free in between, so that hot
+   * entities with long histories never stall scoring for a whole checkpoint; the thread writes each slice at once
+   * into the open transaction. A crash before the commit leaves the previous checkpoint whole.
    */
   async checkpoint(cp: Checkpoint): Promise<void> {
     const batch = this.dirty;
     this.dirty = [];
-    // Each slice's failure is caught as it happens: awaited only after the last slice, an early slice's rejection
-    // (a full disk) would go unhandled for the whole checkpoint, which ends the process.
-    let failure: { reason: unknown } | undefined;
-    const writes: Promise<void>[] = [];
-    for (let i = 0; i < batch.length; ) {
-      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      // Each state's write is planned once: the plan bounds the slice and is what `write` then carries out.
-      const plans: PendingWrite[] = [];
-      for (let events = 0; i + plans.length < batch.length && plans.length < CHECKPOINT_SLICE && events < SLICE_EVENTS; ) {
-        const plan = pendingWrite(batch[i + plans.length].c);
-        plans.push(plan);
-        events += plan.events;
+    const group = this.writer.group();
+    try {
+      for (let i = 0; i < batch.length; ) {
+        if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+        // Each state's write is planned once: the plan bounds the slice and is what `encode` then carries out.
+        const plans: PendingWrite[] = [];
+        for (let events = 0; i + plans.length < batch.length && plans.length < CHECKPOINT_SLICE && events < SLICE_EVENTS; ) {
+          const plan = pendingWrite(batch[i + plans.length].c);
+          plans.push(plan);
+          events += plan.events;
+        }
+        const slice = this.encode(batch.slice(i, i + plans.length), plans);
+        if (slice) group.add(slice.parts, slice.blob);
+        i += plans.length;
       }
-      writes.push(this.write(batch.slice(i, i + plans.length), plans).catch((reason) => void (failure ??= { reason })));
-      i += plans.length;
+      const meta: [string, number][] = [
+        ["position", cp.position],
+        ["watermark", Number.isFinite(cp.watermark) ? cp.watermark : -1e300],
+        ["applied", cp.applied],
+        ["lateDropped", cp.lateDropped],
+      ];
+      group.add([{ statement: SET_META, lines: meta.map(encodeRow).join("\n") }]);
+    } catch (err) {
+      group.rollback();
+      this.unwritten(batch);
+      throw err;
     }
-    // The position only after every state it covers is written: otherwise a crash could skip their events.
-    await Promise.all(writes);
-    if (failure) throw failure.reason;
-    const meta: [string, number][] = [
-      ["position", cp.position],
-      ["watermark", Number.isFinite(cp.watermark) ? cp.watermark : -1e300],
-      ["applied", cp.applied],
-      ["lateDropped", cp.lateDropped],
-    ];
-    await this.writer.write(SET_META, meta.map(encodeRow).join("\n"));
+    try {
+      await group.commit();
+    } catch (err) {
+      this.unwritten(batch);
+      throw err;
+    }
     this.evictClean();
   }
 
+  /** A checkpoint that did not commit: its states are written again by the next one, whole. */
+  private unwritten(batch: { entity: number; c: Cached }[]): void {
+    for (const d of batch) {
+      d.c.saved = undefined;
+      if (!d.c.dirty) {
+        d.c.dirty = true;
+        this.dirty.push(d);
+      }
+    }
+  }
+
   /**
-   * Hands a slice of changed states to the writer, their bytes in one transferred buffer: each as the events
+   * A slice of changed states as the writer's rows, their bytes in one buffer to transfer: each as the events
    * appended since its last write, or whole (new, spliced, or with enough tails), as `plans[k]` says for `slice[k]`.
+   * Undefined when none of them has anything to store.
    */
-  private write(slice: { entity: number; c: Cached }[], plans: PendingWrite[]): Promise<void> {
+  private encode(slice: { entity: number; c: Cached }[], plans: PendingWrite[]): { parts: WriterPart[]; blob?: Uint8Array<ArrayBuffer> } | undefined {
     const rows: string[][] = [[], [], [], [], [], [], []];
     // Whole states and tails share one buffer, transferred to the writer thread with the rows that point into it.
     const bytes: Buffer[] = [];
@@ -270,25 +289,11 @@ export class OnlineStore {
       blob.set(b, offset);
       offset += b.length;
     }
-    // One transaction: the slice is written whole or not at all. Whole states before their old tails go, tails
-    // after the rows they extend.
+    // Whole states before their old tails go, tails after the rows they extend.
     const order = [UPSERT, DROP_TAILS, REMOVE, FORGET, APPEND_TAIL, TOUCH];
     const parts = order.filter((st) => rows[st].length > 0).map((st) => ({ statement: st, lines: rows[st].join("\n") }));
-    if (parts.length === 0) return Promise.resolve(); // only expiries since the last write: nothing to store
-    return this.writer.writeAll(parts, size > 0 ? blob : undefined).then(
-      () => undefined,
-      (err) => {
-        // Not written: still to be written by the next checkpoint (unless changed since, and so listed again), whole.
-        for (const d of slice) {
-          d.c.saved = undefined;
-          if (!d.c.dirty) {
-            d.c.dirty = true;
-            this.dirty.push(d);
-          }
-        }
-        throw err;
-      },
-    );
+    if (parts.length === 0) return undefined; // only expiries since the last write: nothing to store
+    return { parts, blob: size > 0 ? blob : undefined };
   }
 
   /**
@@ -307,10 +312,13 @@ export class OnlineStore {
       for (const r of rows) {
         const i = byName.get(r.kind);
         const e = i === undefined ? undefined : this.plan.entities[i];
-        // An entity kind no longer defined has no use either.
-        if (e && r.last_ts >= watermark - e.retentionMs - this.plan.allowedLatenessMs) continue;
         const cached = i === undefined ? undefined : this.caches[i].get(r.id);
         if (cached?.dirty) continue;
+        // A cached state is newer than its stored row while a checkpoint is writing it (no longer dirty, not yet
+        // committed): its own newest event decides then. An entity kind no longer defined has no use either.
+        const n = cached ? cached.state.ts.length : 0;
+        const lastTs = n > 0 ? Math.max(r.last_ts, cached!.state.ts[n - 1]) : r.last_ts;
+        if (e && lastTs >= watermark - e.retentionMs - this.plan.allowedLatenessMs) continue;
         if (cached) {
           this.caches[i!].delete(r.id);
           this.heldEvents[i!] -= cached.held;
