@@ -59,8 +59,11 @@ export const FeatureConfig = T.Object(
     batchSize: T.Integer({ minimum: 1, maximum: 10_000, default: 5000, description: "Events read from the log per call." }),
     checkpointMs: T.Integer({
       minimum: 10,
-      default: 5000,
-      description: "How often state and position are committed; a restart replays at most this much of the log.",
+      default: 30_000,
+      description:
+        "How often changed states and the log position are committed (one transaction, ~10 µs of CPU per changed " +
+        "state). A restart replays at most this much of the log before scoring resumes; shorter writes busy " +
+        "entities more often (at 2k req/s, 5 s cost ~0.25 ms of p99 over 30 s).",
     }),
     cacheEntities: T.Integer({ minimum: 100, default: 200_000, description: "Entities kept in memory (LRU)." }),
     startupWaitSeconds: T.Integer({ minimum: 0, default: 30, description: "How long to wait for ingestion at start." }),
