@@ -36,6 +36,18 @@ function openStore(maxCached = 100_000) {
   return { plan, dir, store, applier: new FeatureApplier(plan, store.stateOf, store.touched) };
 }
 
+/** One full pass of the sweep over the table: what it removed, in how many calls. */
+function sweepAll(store: OnlineStore, watermark: number): { removed: number; calls: number } {
+  let removed = 0;
+  let calls = 0;
+  for (let done = false; !done; calls++) {
+    const swept = store.sweep(watermark);
+    removed += swept.removed;
+    done = swept.passDone;
+  }
+  return { removed, calls };
+}
+
 test("sweeps delete every entity silent past its retention, and only those, over passes of several calls", async () => {
   const { store, applier } = openStore();
   let seq = 0;
@@ -47,13 +59,7 @@ test("sweeps delete every entity silent past its retention, and only those, over
   await store.checkpoint({ position: seq, watermark: t0 + 60 * DAY, applied: seq, lateDropped: 0 });
   const before = store.stats().stored;
 
-  let removed = 0;
-  let calls = 0;
-  for (let done = false; !done; calls++) {
-    const swept = store.sweep(t0 + 60 * DAY);
-    removed += swept.removed;
-    done = swept.passDone;
-  }
+  const { removed, calls } = sweepAll(store, t0 + 60 * DAY);
   expect(calls).toBeGreaterThan(1);
   expect(removed).toBeGreaterThanOrEqual(1200); // the old cards (and the old customers, and the old merchant)
   for (let i = 0; i < 30; i++) expect(store.peek(0, `new-${i}`)).toBeDefined();
@@ -74,12 +80,7 @@ test("a sweep while a checkpoint is writing keeps the states being written, judg
   for (let i = 0; i < 40; i++) pay(`back-${i}`, now);
   const writing = store.checkpoint({ position: seq, watermark: now, applied: seq, lateDropped: 0 });
   // The checkpoint has handed its first slice to the writer thread (those states are clean, not yet committed).
-  let removed = 0;
-  for (let done = false; !done; ) {
-    const swept = store.sweep(now);
-    removed += swept.removed;
-    done = swept.passDone;
-  }
+  const { removed } = sweepAll(store, now);
   await writing;
   expect(removed).toBe(0);
   for (let i = 0; i < 40; i++) expect(store.peek(0, `back-${i}`)!.ts.at(-1)).toBe(now);
@@ -164,13 +165,7 @@ test("a store written by the schema before entity_seen opens with its states, ta
 
   const store = new OnlineStore(dir, plan, 100_000);
   expect(store.peek(0, "kept")!.ts).toEqual(state(0, 10).ts);
-  let removed = 0;
-  for (let done = false; !done; ) {
-    const swept = store.sweep(t0);
-    removed += swept.removed;
-    done = swept.passDone;
-  }
-  expect(removed).toBe(1);
+  expect(sweepAll(store, t0).removed).toBe(1);
   expect(store.peek(0, "silent")).toBeUndefined();
   expect(store.peek(0, "kept")).toBeDefined();
   await store.close();
