@@ -36,6 +36,16 @@ function openStore(maxCached = 100_000) {
   return { plan, dir, store, applier: new FeatureApplier(plan, store.stateOf, store.touched) };
 }
 
+/** Card payments in log order (each card with a customer of its own, one merchant), checkpointed at their position. */
+function cardPayments(store: OnlineStore, applier: FeatureApplier) {
+  let seq = 0;
+  return {
+    pay: (card: string, ts: number) =>
+      applier.insert({ seq: ++seq, type: "transaction", ts, data: { card, customer: `cu-${card}`, merchant: "m", amount: 1 } }, ts),
+    checkpoint: (watermark: number) => store.checkpoint({ position: seq, watermark, applied: seq, lateDropped: 0 }),
+  };
+}
+
 /** One full pass of the sweep over the table: what it removed, in how many calls. */
 function sweepAll(store: OnlineStore, watermark: number): { removed: number; calls: number } {
   let removed = 0;
@@ -50,13 +60,11 @@ function sweepAll(store: OnlineStore, watermark: number): { removed: number; cal
 
 test("sweeps delete every entity silent past its retention, and only those, over passes of several calls", async () => {
   const { store, applier } = openStore();
-  let seq = 0;
-  const pay = (card: string, ts: number) =>
-    applier.insert({ seq: ++seq, type: "transaction", ts, data: { card, customer: `cu-${card}`, merchant: "m", amount: 1 } }, ts);
+  const { pay, checkpoint } = cardPayments(store, applier);
   // 1,200 cards seen once long ago, 30 seen recently: more rows than one sweep reads.
   for (let i = 0; i < 1200; i++) pay(`old-${i}`, t0);
   for (let i = 0; i < 30; i++) pay(`new-${i}`, t0 + 60 * DAY);
-  await store.checkpoint({ position: seq, watermark: t0 + 60 * DAY, applied: seq, lateDropped: 0 });
+  await checkpoint(t0 + 60 * DAY);
   const before = store.stats().stored;
 
   const { removed, calls } = sweepAll(store, t0 + 60 * DAY);
@@ -70,15 +78,13 @@ test("sweeps delete every entity silent past its retention, and only those, over
 
 test("a sweep while a checkpoint is writing keeps the states being written, judged by their events in memory", async () => {
   const { store, applier } = openStore();
-  let seq = 0;
-  const pay = (card: string, ts: number) =>
-    applier.insert({ seq: ++seq, type: "transaction", ts, data: { card, customer: `cu-${card}`, merchant: "m", amount: 1 } }, ts);
+  const { pay, checkpoint } = cardPayments(store, applier);
   // Stored long ago, then active again: on disk their newest event is past retention until this checkpoint commits.
   for (let i = 0; i < 40; i++) pay(`back-${i}`, t0);
-  await store.checkpoint({ position: seq, watermark: t0, applied: seq, lateDropped: 0 });
+  await checkpoint(t0);
   const now = t0 + 60 * DAY;
   for (let i = 0; i < 40; i++) pay(`back-${i}`, now);
-  const writing = store.checkpoint({ position: seq, watermark: now, applied: seq, lateDropped: 0 });
+  const writing = checkpoint(now);
   // The checkpoint has handed its first slice to the writer thread (those states are clean, not yet committed).
   const { removed } = sweepAll(store, now);
   await writing;
